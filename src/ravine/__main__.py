@@ -1,0 +1,5 @@
+"""``python -m ravine ...`` is the ``ravine`` command."""
+
+from ravine.cli import main
+
+main()

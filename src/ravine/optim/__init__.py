@@ -1,0 +1,19 @@
+"""Drop-in ``torch.optim`` optimisers, each a chain of :mod:`ravine.rules`."""
+
+from ravine.optim.adam import Adam, AdamW, NAdam
+from ravine.optim.adaptive import Adadelta, Adagrad, RMSprop
+from ravine.optim.groups import param_groups_without_decay
+from ravine.optim.optimizer import Optimizer
+from ravine.optim.sgd import SGD
+
+__all__ = [
+    "SGD",
+    "Adadelta",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "NAdam",
+    "Optimizer",
+    "RMSprop",
+    "param_groups_without_decay",
+]

@@ -1,0 +1,141 @@
+"""Adagrad, RMSprop and Adadelta: per-coordinate step sizes from gradient statistics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from torch import Tensor
+
+from ravine.optim._compat import check_torch_flags
+from ravine.optim.optimizer import Optimizer
+from ravine.rules import (
+    add_weight_decay,
+    chain,
+    flip_sign,
+    heavy_ball,
+    scale_by_adadelta,
+    scale_by_adagrad,
+    scale_by_rms,
+)
+
+Params = Iterable[Tensor] | Iterable[dict[str, Any]]
+
+
+class Adagrad(Optimizer):
+    r"""Adagrad (Duchi et al., JMLR 2011), torch's ``Adagrad``.
+
+    ``G <- G + g^2``;  ``p <- p - lr / (1 + (t - 1) lr_decay) * g / (sqrt(G) + eps)``.
+    Rare features keep large steps, frequent ones get small steps: a good fit for sparse inputs (bag-of-words);
+    the step only shrinks, so long runs stall.
+
+    Args: torch's -- lr (default 1e-2), lr_decay, weight_decay, initial_accumulator_value, eps (1e-10), maximize.
+    Chain: ``flip_sign, add_weight_decay, scale_by_adagrad``.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-2,
+        lr_decay: float = 0.0,
+        weight_decay: float = 0.0,
+        initial_accumulator_value: float = 0.0,
+        eps: float = 1e-10,
+        foreach: bool | None = None,
+        *,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        check_torch_flags("Adagrad", foreach, differentiable=differentiable)
+        rule = chain(flip_sign(), add_weight_decay(), scale_by_adagrad())
+        super().__init__(
+            params,
+            rule,
+            lr=lr,
+            fused=fused,
+            lr_decay=lr_decay,
+            weight_decay=weight_decay,
+            initial_accumulator_value=initial_accumulator_value,
+            eps=eps,
+            maximize=maximize,
+        )
+
+
+class RMSprop(Optimizer):
+    r"""RMSProp (Tieleman & Hinton 2012; centered: Graves 2013), torch's ``RMSprop``.
+
+    ``v <- alpha v + (1 - alpha) g^2``  (centered: minus the squared mean ``m^2``);  ``d = g / (sqrt(v) + eps)``;
+    with momentum ``b <- momentum * b + d``, ``p <- p - lr * b``, else ``p <- p - lr * d``.
+    Adagrad that forgets: suits non-stationary objectives and noisy mini-batch gradients (RNNs, RL).
+
+    Args: torch's -- lr (default 1e-2), alpha (0.99), eps (1e-8), weight_decay, momentum, centered, maximize.
+    Chain: ``flip_sign, add_weight_decay, scale_by_rms, heavy_ball``.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1e-2,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        momentum: float = 0.0,
+        centered: bool = False,
+        capturable: bool = False,
+        foreach: bool | None = None,
+        maximize: bool = False,
+        differentiable: bool = False,
+        *,
+        fused: bool | None = None,
+    ) -> None:
+        check_torch_flags("RMSprop", foreach, capturable, differentiable)
+        rule = chain(
+            flip_sign(),
+            add_weight_decay(),
+            scale_by_rms(),
+            heavy_ball(momentum=0.0, dampening=None, nesterov=None, init="zeros"),
+        )
+        super().__init__(
+            params,
+            rule,
+            lr=lr,
+            fused=fused,
+            alpha=alpha,
+            eps=eps,
+            weight_decay=weight_decay,
+            momentum=momentum,
+            centered=centered,
+            maximize=maximize,
+        )
+
+
+class Adadelta(Optimizer):
+    r"""Adadelta (Zeiler 2012), torch's ``Adadelta``.
+
+    ``v <- rho v + (1 - rho) g^2``;  ``d = sqrt(a + eps) / sqrt(v + eps) * g``;  ``a <- rho a + (1 - rho) d^2``;
+    ``p <- p - lr * d``. Steps carry the units of the parameters, so lr = 1 (the default) usually works.
+
+    Args: torch's -- lr (default 1.0), rho (0.9), eps (1e-6), weight_decay, maximize.
+    Chain: ``flip_sign, add_weight_decay, scale_by_adadelta``.
+    """
+
+    def __init__(
+        self,
+        params: Params,
+        lr: float | Tensor = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+        foreach: bool | None = None,
+        *,
+        capturable: bool = False,
+        maximize: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        check_torch_flags("Adadelta", foreach, capturable, differentiable)
+        rule = chain(flip_sign(), add_weight_decay(), scale_by_adadelta())
+        super().__init__(
+            params, rule, lr=lr, fused=fused, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize
+        )

@@ -1,0 +1,238 @@
+"""Running one optimiser step: gather the parameters, then the fused kernel or the reference path.
+
+Both paths execute :func:`ravine.rules.base.segment_math`; the fused kernel is that function traced to C. A
+parameter goes to the fused kernel when it is a contiguous float32/float64 CPU tensor, the chain is elementwise
+(a reducing rule may come first), the kernel is built, and nothing is being compiled by ``torch.compile``.
+Everything else -- CUDA tensors, other dtypes, opaque rules, reductions in mid-chain -- takes the reference path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ravine.fused import build, codegen
+from ravine.rules.base import Chain, ElementwiseRule, Rule, scalar_dtype, segment_math, write_back
+
+
+@dataclass
+class Segment:
+    """Consecutive rules that run as one pass; ``reducing`` if its first rule needs all updates first."""
+
+    rules: list[Rule]
+    elementwise: bool
+
+    @property
+    def reducing(self) -> bool:
+        return self.elementwise and self.rules[0].reduce is not None
+
+
+def segments(rule: Rule) -> list[Segment]:
+    """Split a chain where a pass over all tensors must end: before a reducing rule, around an opaque one."""
+    out: list[Segment] = []
+    for r in rule.rules if isinstance(rule, Chain) else (rule,):
+        if not isinstance(r, ElementwiseRule):
+            out.append(Segment([r], False))
+        elif r.reduce is not None or not out or not out[-1].elementwise:
+            out.append(Segment([r], True))
+        else:
+            out[-1].rules.append(r)
+    return out
+
+
+@dataclass
+class Batch:
+    """The parameters of one step that have gradients, flattened over groups."""
+
+    params: list[Tensor] = field(default_factory=list)
+    grads: list[Tensor] = field(default_factory=list)
+    states: list[dict] = field(default_factory=list)
+    groups: list[dict] = field(default_factory=list)
+
+
+def gather(optimizer: Any) -> Batch:
+    """Parameters with gradients, their (initialised) state and group; checks what torch checks."""
+    b = Batch()
+    rule = optimizer.rule
+    for group in optimizer.param_groups:
+        keys = rule.state_keys(group)
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            if g.is_sparse:
+                raise RuntimeError(
+                    f"{type(optimizer).__name__} does not support sparse gradients (parameter of shape "
+                    f"{tuple(p.shape)}); use dense gradients, e.g. nn.Embedding(sparse=False)"
+                )
+            if p.is_complex():
+                raise TypeError(f"{type(optimizer).__name__} does not support complex parameters yet")
+            state = optimizer.state[p]
+            if "step" not in state or any(k not in state for k in keys):
+                _init_state(rule, p, state, group)
+            b.params.append(p)
+            b.grads.append(g)
+            b.states.append(state)
+            b.groups.append(group)
+    return b
+
+
+def _init_state(rule: Rule, p: Tensor, state: dict, group: dict) -> None:
+    if "step" not in state:
+        # torch's SGD keeps no step: its checkpoints resume as "not the first step", which is all a step of 1 says.
+        start = 1.0 if state else 0.0
+        state["step"] = torch.tensor(start, dtype=scalar_dtype())
+    missing = [k for k in rule.state_keys(group) if k not in state]
+    if missing:
+        fresh = rule.init(p, group)
+        for k in missing:
+            state[k] = fresh[k]
+
+
+def run_step(optimizer: Any) -> dict[str, int]:
+    """One step of ``optimizer`` (an :class:`ravine.optim.Optimizer`); returns how many tensors took each path."""
+    b = gather(optimizer)
+    counts = {"fused": 0, "reference": 0}
+    if not b.params:
+        return counts
+    segs = optimizer._segments
+    updates: Sequence[Any] = b.grads
+    first_done = False
+    for si, seg in enumerate(segs):
+        last = si == len(segs) - 1
+        if not seg.elementwise:
+            if not first_done:
+                for st in b.states:
+                    st["step"].add_(1)
+                first_done = True
+            updates = seg.rules[0].update(updates, b.params, b.states, b.groups)
+            if last:
+                for p, u, group in zip(b.params, updates, b.groups, strict=True):
+                    p.sub_(u * group["lr"])
+            continue
+        reductions: dict[int, dict] = {}
+        if seg.reducing:
+            reductions[0] = seg.rules[0].reduce(updates, b.groups)
+            optimizer._report(seg.rules[0], reductions[0])
+        first = not first_done
+        first_done = True
+        fused_mask = [False] * len(b.params)
+        if len(segs) == 1 and optimizer.fused is not False:
+            fused_mask = _run_fused(optimizer, seg, b, reductions)
+        out = []
+        for i, (p, u, st, group) in enumerate(zip(b.params, updates, b.states, b.groups, strict=True)):
+            if fused_mask[i]:
+                out.append(None)
+                continue
+            values = dict(st)
+            r = segment_math(seg.rules, u, p, values, group, group, reductions, first=first, last=last)
+            write_back(st, values)
+            if last:
+                p.sub_(r)
+            out.append(r)
+        counts["fused"] += sum(fused_mask)
+        counts["reference"] += len(fused_mask) - sum(fused_mask)
+        updates = out
+    return counts
+
+
+def fusable(p: Tensor, g: Tensor, state: dict) -> bool:
+    """Whether the kernel can take this parameter: contiguous float32/64 CPU memory everywhere it writes."""
+    if p.device.type != "cpu" or p.dtype not in codegen.DTYPE_NAME or g.dtype != p.dtype:
+        return False
+    if not (p.is_contiguous() and g.is_contiguous()):
+        return False
+    for v in state.values():
+        if v.device.type != "cpu" or not v.is_contiguous():
+            return False
+        if v.dim() > 0 and (v.dtype != p.dtype or v.shape != p.shape):
+            return False
+        if v.dim() == 0 and v.dtype not in codegen.DTYPE_NAME:
+            return False
+    return True
+
+
+def _run_fused(optimizer: Any, seg: Segment, b: Batch, reductions: dict[int, dict]) -> list[bool]:
+    mask = [False] * len(b.params)
+    if torch.compiler.is_compiling():
+        return mask
+    wait = optimizer.fused is True
+    batches: dict[tuple, list[int]] = {}
+    for i, (p, g, st, group) in enumerate(zip(b.params, b.grads, b.states, b.groups, strict=True)):
+        if not fusable(p, g, st):
+            if wait:
+                raise ValueError(
+                    f"fused=True needs contiguous float32/float64 CPU tensors; got a {p.dtype} parameter on "
+                    f"{p.device} (contiguous: {p.is_contiguous()}); use fused=None to fall back per tensor"
+                )
+            continue
+        key = optimizer._structure_key(group, p.dtype, st)
+        batches.setdefault(key, []).append(i)
+    for key, idx in batches.items():
+        group0 = b.groups[idx[0]]
+        spec = optimizer._spec(key, seg, group0, b.params[idx[0]].dtype, b.states[idx[0]], reductions)
+        kernel = build.request(spec.source, optimizer._label(b.params[idx[0]].dtype), wait=wait)
+        if kernel is None:
+            continue
+        _call(
+            kernel,
+            spec,
+            [b.params[i] for i in idx],
+            [b.grads[i] for i in idx],
+            [b.states[i] for i in idx],
+            [b.groups[i] for i in idx],
+            reductions,
+        )
+        for i in idx:
+            mask[i] = True
+    if any(mask):
+        torch.autograd.graph.increment_version([p for p, m in zip(b.params, mask, strict=True) if m])
+    return mask
+
+
+def _call(
+    kernel: build.Kernel,
+    spec: codegen.KernelSpec,
+    params: list[Tensor],
+    grads: list[Tensor],
+    states: list[dict],
+    groups: list[dict],
+    reductions: dict[int, dict],
+) -> None:
+    n = len(params)
+    W = len(spec.slots)
+    ptrs = np.empty((n, W), dtype=np.uint64)
+    numel = np.empty(n, dtype=np.int64)
+    group_ids: dict[int, int] = {}
+    group_of = np.empty(n, dtype=np.int32)
+    rows: list[list[float]] = []
+    for j, (p, g, st, group) in enumerate(zip(params, grads, states, groups, strict=True)):
+        row = ptrs[j]
+        for k, name in enumerate(spec.slots):
+            row[k] = p.data_ptr() if name == "p" else g.data_ptr() if name == "g" else st[name].data_ptr()
+        numel[j] = p.numel()
+        gid = group_ids.get(id(group))
+        if gid is None:
+            gid = group_ids[id(group)] = len(rows)
+            rows.append(codegen.leaf_values(group, spec.leaves))
+        group_of[j] = gid
+    hyper = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
+    red = np.array([float(reductions[i][k]) for i, k in spec.reductions] or [0.0], dtype=np.float64)
+    scratch = np.empty(max(n * spec.carried, 1), dtype=np.float64)
+    rc = kernel.fn(
+        n,
+        numel.ctypes.data,
+        ptrs.ctypes.data,
+        group_of.ctypes.data,
+        hyper.ctypes.data,
+        red.ctypes.data,
+        scratch.ctypes.data,
+        torch.get_num_threads(),
+    )
+    if rc != 0:
+        raise MemoryError("the fused kernel could not allocate its work list")

@@ -1,0 +1,140 @@
+"""``ravine.optim.Optimizer``: a torch.optim optimiser made from an update rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ravine.fused import codegen
+from ravine.optim import execute
+from ravine.rules import _checks
+from ravine.rules.base import Rule, chain
+
+
+class Optimizer(torch.optim.Optimizer):
+    """``p <- p - lr * rule(grad)`` as a drop-in ``torch.optim.Optimizer``.
+
+    The rule (usually a :func:`ravine.chain`) turns gradients into an update direction; the optimiser owns the
+    learning rate. Every hyperparameter the rule declares lives in the parameter groups and is read at each step,
+    so ``group["lr"] = x``, per-group overrides and any ``torch.optim.lr_scheduler`` work as with torch.optim.
+
+    Args:
+        params: parameters or parameter groups, as for any torch optimiser.
+        rule: an update rule or chain of rules; a list or tuple of rules is chained.
+        lr: learning rate >= 0 (a float or a 1-element tensor).
+        fused: ``None`` (default) uses the fused CPU kernel once it is built, building it in the background and
+            taking the bit-identical reference path meanwhile; ``True`` builds it before the first step and
+            requires it; ``False`` always takes the reference path.
+        **hyperparams: defaults for the rule's hyperparameters (``betas=(0.9, 0.95)``, ...).
+
+    State: ``optimizer.state[p]`` holds ``step`` (a 0-dim float tensor, as in torch) and each rule's state under
+    its torch name, so ``state_dict()`` has torch's layout (see README, "State dict"). ``optimizer.reports``
+    holds what reducing rules measured in the last step (e.g. the pre-clip gradient norm).
+
+    Example:
+        >>> import torch, ravine
+        >>> from ravine.rules import clip_by_global_norm, scale_by_adam, add_decayed_weights
+        >>> model = torch.nn.Linear(3, 1)
+        >>> opt = ravine.optim.Optimizer(model.parameters(), ravine.chain(
+        ...     clip_by_global_norm(1.0), scale_by_adam(betas=(0.9, 0.95)), add_decayed_weights(0.1)), lr=1e-3)
+        >>> model(torch.ones(2, 3)).sum().backward(); _ = opt.step()
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        rule: Rule | Iterable[Rule],
+        lr: float | Tensor = 1e-3,
+        *,
+        fused: bool | None = None,
+        **hyperparams: Any,
+    ) -> None:
+        if not isinstance(rule, Rule):
+            rule = chain(*rule)
+        if fused not in (None, True, False):
+            raise ValueError(f"fused must be None, True or False, got {fused!r}")
+        unknown = sorted(set(hyperparams) - set(rule.hyperparams))
+        if unknown:
+            raise TypeError(
+                f"unknown hyperparameter(s) {', '.join(unknown)} for {rule.describe()}; "
+                f"it takes lr, {', '.join(rule.hyperparams) or 'nothing else'}"
+            )
+        self.rule = rule
+        self.fused = fused
+        self.reports: dict[str, dict[str, Any]] = {}
+        self.execution: dict[str, int] = {"fused": 0, "reference": 0}
+        self._segments = execute.segments(rule)
+        self._specs: dict[tuple, codegen.KernelSpec] = {}
+        super().__init__(params, {"lr": lr, **rule.hyperparams, **hyperparams})
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        super().add_param_group(param_group)
+        group = self.param_groups[-1]
+        lr = group["lr"]
+        if isinstance(lr, Tensor) and lr.numel() != 1:
+            raise ValueError(f"lr as a tensor must have 1 element, got shape {tuple(lr.shape)}")
+        _checks.non_negative("lr", lr)
+        self.rule.validate(group)
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
+        """Update the parameters once; ``closure`` re-evaluates the loss, as in torch.optim."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        self.execution = execute.run_step(self)
+        return loss
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """torch's loader, except that 0-dim state keeps its saved dtype (torch casts it to the parameter's),
+        so that a resumed run continues bit for bit."""
+        saved = {
+            (pid, k): v.dtype
+            for pid, st in state_dict["state"].items()
+            for k, v in st.items()
+            if isinstance(v, Tensor) and v.dim() == 0 and k in self.rule.scalar_state_names
+        }
+        super().load_state_dict(state_dict)
+        ids = [i for g in state_dict["param_groups"] for i in g["params"]]
+        params = [p for g in self.param_groups for p in g["params"]]
+        by_id = dict(zip(ids, params, strict=True))
+        for (pid, k), dtype in saved.items():
+            st = self.state[by_id[pid]]
+            st[k] = st[k].to(dtype)
+
+    # -- used by ravine.optim.execute ------------------------------------------------------------------------
+    def _report(self, rule: Rule, values: Mapping[str, Any]) -> None:
+        self.reports[type(rule).__name__] = dict(values)
+
+    def _structure_key(self, group: Mapping[str, Any], dtype: torch.dtype, state: Mapping[str, Tensor]) -> tuple:
+        fixed = tuple(sorted((k, v) for k, v in group.items() if isinstance(v, (bool, str)) or v is None))
+        flags = tuple(sorted(self.rule.flags(group).items()))
+        scalars = tuple(sorted((k, v.dtype) for k, v in state.items() if v.dim() == 0 and k in self._scalar_keys()))
+        return (fixed, flags, self.rule.state_keys(group), dtype, scalars)
+
+    def _scalar_keys(self) -> tuple[str, ...]:
+        return ("step", *self.rule.scalar_state_names)
+
+    def _spec(
+        self,
+        key: tuple,
+        seg: execute.Segment,
+        group: Mapping[str, Any],
+        dtype: torch.dtype,
+        state: Mapping[str, Tensor],
+        reductions: Mapping[int, Mapping[str, Any]],
+    ) -> codegen.KernelSpec:
+        full = (key, tuple((i, tuple(sorted(r))) for i, r in reductions.items()))
+        spec = self._specs.get(full)
+        if spec is None:
+            dtypes = {k: state[k].dtype for k in self._scalar_keys() if k in state}
+            spec = codegen.trace(seg.rules, group, dtype, dtypes, reductions)
+            self._specs[full] = spec
+        return spec
+
+    def _label(self, dtype: torch.dtype) -> str:
+        return f"{type(self).__name__} ({str(dtype).replace('torch.', '')})"

@@ -1,0 +1,58 @@
+"""Stochastic gradient descent, with momentum and Nesterov momentum."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from torch import Tensor
+
+from ravine.optim._compat import check_torch_flags
+from ravine.optim.optimizer import Optimizer
+from ravine.rules import add_weight_decay, chain, flip_sign, heavy_ball
+
+
+class SGD(Optimizer):
+    r"""(Mini-batch) stochastic gradient descent, torch's ``SGD`` as a chain of ravine rules.
+
+    ``g <- grad (+ weight_decay * p)``;  with momentum ``b <- momentum * b + (1 - dampening) * g`` (``b = g`` at
+    the first step) and ``g <- b``, or Nesterov's ``g <- g + momentum * b``;  ``p <- p - lr * g``.
+
+    Full-batch gradient descent is this optimiser fed the gradient of the whole data set; SGD proper uses one
+    example per step, mini-batch SGD a few (README, "Batch, stochastic, mini-batch").
+
+    Args: torch's -- lr (>= 0, default 1e-3), momentum (>= 0), dampening (in [0, 1]), weight_decay (>= 0),
+        nesterov, maximize; ``foreach`` is accepted and ignored; ``fused`` as in :class:`ravine.optim.Optimizer`.
+
+    Chain: ``flip_sign, add_weight_decay, heavy_ball``.
+
+    References: Robbins & Monro (1951); Polyak (1964); Sutskever et al. (ICML 2013) for the Nesterov form.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Tensor] | Iterable[dict[str, Any]],
+        lr: float | Tensor = 1e-3,
+        momentum: float = 0.0,
+        dampening: float = 0.0,
+        weight_decay: float = 0.0,
+        nesterov: bool = False,
+        *,
+        maximize: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
+    ) -> None:
+        check_torch_flags("SGD", foreach, differentiable=differentiable)
+        rule = chain(flip_sign(), add_weight_decay(), heavy_ball(momentum=0.0))
+        super().__init__(
+            params,
+            rule,
+            lr=lr,
+            fused=fused,
+            momentum=momentum,
+            dampening=dampening,
+            weight_decay=weight_decay,
+            nesterov=nesterov,
+            maximize=maximize,
+        )

@@ -1,0 +1,5 @@
+"""Test problems with known minima, shared by the L-BFGS benchmark and the landscape lab."""
+
+from ravine.problems.base import Problem
+
+__all__ = ["Problem"]
