@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ravine.fused import codegen
-from ravine.optim import execute
+from ravine.optim import execute, scheduled
 from ravine.rules import _checks
 from ravine.rules.base import Rule, chain
 
@@ -24,7 +24,9 @@ class Optimizer(torch.optim.Optimizer):
     Args:
         params: parameters or parameter groups, as for any torch optimiser.
         rule: an update rule or chain of rules; a list or tuple of rules is chained.
-        lr: learning rate >= 0 (a float or a 1-element tensor).
+        lr: learning rate >= 0: a float, a 1-element tensor, or a schedule (a callable ``step -> lr`` such as
+            ``ravine.schedules.cosine(1e-3, 10_000)``). Any other numeric hyperparameter, or a member of ``betas``,
+            may be a schedule too (see :mod:`ravine.optim.scheduled`).
         fused: ``None`` (default) uses the fused CPU kernel once it is built, building it in the background and
             taking the bit-identical reference path meanwhile; ``True`` builds it before the first step and
             requires it; ``False`` always takes the reference path.
@@ -73,6 +75,7 @@ class Optimizer(torch.optim.Optimizer):
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
         group = self.param_groups[-1]
+        scheduled.extract(group)
         lr = group["lr"]
         if isinstance(lr, Tensor) and lr.numel() != 1:
             raise ValueError(f"lr as a tensor must have 1 element, got shape {tuple(lr.shape)}")
@@ -86,7 +89,13 @@ class Optimizer(torch.optim.Optimizer):
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        for group in self.param_groups:
+            if scheduled.advance(group):
+                self.rule.validate(group)
+                _checks.non_negative("lr", group["lr"])
         self.execution = execute.run_step(self)
+        for group in self.param_groups:
+            scheduled.finish(group)
         return loss
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
