@@ -114,6 +114,18 @@ _futures: dict[str, Future] = {}
 _lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    """A forked worker has no build thread: futures inherited from the parent would never finish."""
+    global _pool, _lock
+    _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ravine-build")
+    _lock = threading.Lock()
+    _futures.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def kernel_path(source: str, tc: Toolchain) -> Path:
     key = hashlib.sha256(f"{tc.identity}|{' '.join(tc.flags)}|{source}".encode()).hexdigest()[:24]
     return cache_dir() / "kernels" / f"rv_{key}.so"

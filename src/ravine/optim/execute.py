@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from ravine.fused import build, codegen
+from ravine.fused.plan import Plan
 from ravine.rules.base import Chain, ElementwiseRule, Rule, scalar_dtype, segment_math, write_back
 
 
@@ -96,6 +97,29 @@ def _init_state(rule: Rule, p: Tensor, state: dict, group: dict) -> None:
 
 def run_step(optimizer: Any) -> dict[str, int]:
     """One step of ``optimizer`` (an :class:`ravine.optim.Optimizer`); returns how many tensors took each path."""
+    segs = optimizer._segments
+    steady = len(segs) == 1 and segs[0].elementwise and optimizer.fused is not False
+    steady = steady and not torch.compiler.is_compiling()
+    if steady and optimizer._plan is not None:
+        if optimizer._plan.signature == _signature(optimizer) and optimizer._plan.step(optimizer):
+            return {"fused": len(optimizer._plan.params), "reference": 0}
+        optimizer._plan = None
+    counts = _general_step(optimizer)
+    n_params = sum(len(g["params"]) for g in optimizer.param_groups)
+    if steady and counts["reference"] == 0 and counts["fused"] == n_params:
+        try:
+            optimizer._plan = Plan.build(optimizer, _signature(optimizer), segs[0], optimizer._last_reductions)
+        except LookupError:
+            optimizer._plan = None
+    return counts
+
+
+def _signature(optimizer: Any) -> tuple:
+    """What a plan depends on: each group's structure and its parameters."""
+    return tuple((optimizer._group_key(g), tuple(map(id, g["params"]))) for g in optimizer.param_groups)
+
+
+def _general_step(optimizer: Any) -> dict[str, int]:
     b = gather(optimizer)
     counts = {"fused": 0, "reference": 0}
     if not b.params:
@@ -119,6 +143,7 @@ def run_step(optimizer: Any) -> dict[str, int]:
         if seg.reducing:
             reductions[0] = seg.rules[0].reduce(updates, b.groups)
             optimizer._report(seg.rules[0], reductions[0])
+        optimizer._last_reductions = reductions
         first = not first_done
         first_done = True
         fused_mask = [False] * len(b.params)

@@ -70,6 +70,8 @@ class Optimizer(torch.optim.Optimizer):
         self.execution: dict[str, int] = {"fused": 0, "reference": 0}
         self._segments = execute.segments(rule)
         self._specs: dict[tuple, codegen.KernelSpec] = {}
+        self._plan = None  # ravine.fused.plan.Plan once the steady state is reached
+        self._last_reductions: dict[int, dict] = {}
         super().__init__(params, {"lr": lr, **rule.hyperparams, **hyperparams})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -119,11 +121,14 @@ class Optimizer(torch.optim.Optimizer):
     def _report(self, rule: Rule, values: Mapping[str, Any]) -> None:
         self.reports[type(rule).__name__] = dict(values)
 
-    def _structure_key(self, group: Mapping[str, Any], dtype: torch.dtype, state: Mapping[str, Tensor]) -> tuple:
+    def _group_key(self, group: Mapping[str, Any]) -> tuple:
+        """What decides the equations of a group: booleans, strings, the rules' flags, the state they keep."""
         fixed = tuple(sorted((k, v) for k, v in group.items() if isinstance(v, (bool, str)) or v is None))
-        flags = tuple(sorted(self.rule.flags(group).items()))
-        scalars = tuple(sorted((k, v.dtype) for k, v in state.items() if v.dim() == 0 and k in self._scalar_keys()))
-        return (fixed, flags, self.rule.state_keys(group), dtype, scalars)
+        return (fixed, tuple(sorted(self.rule.flags(group).items())), self.rule.state_keys(group))
+
+    def _structure_key(self, group: Mapping[str, Any], dtype: torch.dtype, state: Mapping[str, Tensor]) -> tuple:
+        scalars = tuple(sorted((k, state[k].dtype) for k in self._scalar_keys() if k in state))
+        return (self._group_key(group), dtype, scalars)
 
     def _scalar_keys(self) -> tuple[str, ...]:
         return ("step", *self.rule.scalar_state_names)

@@ -60,12 +60,13 @@ class clip_by_global_norm(ElementwiseRule):
         _checks.positive("max_norm", h["max_norm"])
 
     def reduce(self, updates: Sequence[Tensor], groups: Sequence[Hyper]) -> dict[str, Any]:
-        """The global norm N, as a 0-dim float64 tensor (torch's ``get_total_norm`` up to the final dtype)."""
+        """The global norm N as a 0-dim float64 tensor: per-tensor norms in the updates' dtype (as torch's
+        ``get_total_norm``), combined in float64."""
         if not updates:
             return {"norm": torch.zeros((), dtype=torch.float64)}
         q = self.norm_type
-        norms = torch.stack([torch.linalg.vector_norm(u.detach(), q).to(torch.float64).cpu() for u in updates])
-        return {"norm": torch.linalg.vector_norm(norms, q)}
+        norms = torch._foreach_norm([u.detach() for u in updates], q)
+        return {"norm": torch.linalg.vector_norm(torch.stack([n.cpu() for n in norms]).double(), q)}
 
     def scalars(self, h: Hyper, t: Any, ss: dict, r: dict) -> dict[str, Any]:
         return {"coef": ops.minimum(1.0, h["max_norm"] / (ops.value(r["norm"]) + self.eps))}
