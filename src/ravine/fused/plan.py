@@ -54,6 +54,8 @@ class Plan:
         grouped: dict[tuple, list[tuple[Tensor, dict, dict]]] = {}
         for group in optimizer.param_groups:
             for p in group["params"]:
+                if p.dtype not in codegen.DTYPE_NAME:
+                    raise LookupError(f"no steady-state plan for {p.dtype} parameters")
                 st = optimizer.state[p]
                 key = optimizer._structure_key(group, p.dtype, st)
                 grouped.setdefault(key, []).append((p, st, group))

@@ -71,16 +71,25 @@ def gather(optimizer: Any) -> Batch:
                     f"{type(optimizer).__name__} does not support sparse gradients (parameter of shape "
                     f"{tuple(p.shape)}); use dense gradients, e.g. nn.Embedding(sparse=False)"
                 )
-            if p.is_complex():
-                raise TypeError(f"{type(optimizer).__name__} does not support complex parameters yet")
             state = optimizer.state[p]
             if "step" not in state or any(k not in state for k in keys):
                 _init_state(rule, p, state, group)
+            if p.is_complex():
+                # As torch.optim does: a complex number is two real coordinates, each updated on its own.
+                p, g = torch.view_as_real(p), torch.view_as_real(g)
+                state = _RealView(state)
             b.params.append(p)
             b.grads.append(g)
             b.states.append(state)
             b.groups.append(group)
     return b
+
+
+class _RealView(dict):
+    """A parameter's state with complex tensors seen as real ones (same memory: writes land in the state)."""
+
+    def __init__(self, state: dict) -> None:
+        super().__init__((k, torch.view_as_real(v) if v.is_complex() else v) for k, v in state.items())
 
 
 def _init_state(rule: Rule, p: Tensor, state: dict, group: dict) -> None:
