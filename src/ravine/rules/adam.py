@@ -18,6 +18,17 @@ def _check_betas(h: Hyper) -> None:
     _checks.non_negative("eps", h["eps"])
 
 
+def update_moments(u: Any, s: dict, h: Hyper) -> tuple[Any, Any]:
+    """Adam's moving averages, shared by Adam and NAdam: ``m <- beta1 m + (1 - beta1) u`` (as a lerp, like torch),
+    ``v <- beta2 v + (1 - beta2) u^2``; stores and returns the new (m, v)."""
+    beta1, beta2 = h["betas"]
+    m = s["exp_avg"]
+    m = m + (u - m) * (1 - beta1)
+    v = s["exp_avg_sq"] * beta2 + u * u * (1 - beta2)
+    s["exp_avg"], s["exp_avg_sq"] = m, v
+    return m, v
+
+
 class scale_by_adam(ElementwiseRule):
     """Adam's moments: ``u <- m_hat / (sqrt(v_hat) + eps)``.
 
@@ -71,11 +82,7 @@ class scale_by_adam(ElementwiseRule):
         return {"bc1": 1 - beta1**t, "bc2": bc2, "bc2_sqrt": bc2**0.5}
 
     def apply(self, u: Any, p: Any, s: dict, h: Hyper, c: dict) -> Any:
-        beta1, beta2 = h["betas"]
-        m = s["exp_avg"]
-        m = m + (u - m) * (1 - beta1)
-        v = s["exp_avg_sq"] * beta2 + u * u * (1 - beta2)
-        s["exp_avg"], s["exp_avg_sq"] = m, v
+        m, v = update_moments(u, s, h)
         if h["amsgrad"]:
             v = ops.maximum(s["max_exp_avg_sq"], v)
             s["max_exp_avg_sq"] = v
@@ -135,10 +142,6 @@ class scale_by_nadam(ElementwiseRule):
         }
 
     def apply(self, u: Any, p: Any, s: dict, h: Hyper, c: dict) -> Any:
-        beta1, beta2 = h["betas"]
-        m = s["exp_avg"]
-        m = m + (u - m) * (1 - beta1)
-        v = s["exp_avg_sq"] * beta2 + u * u * (1 - beta2)
-        s["exp_avg"], s["exp_avg_sq"] = m, v
+        m, v = update_moments(u, s, h)
         denom = ops.sqrt(v / c["bc2"]) + h["eps"]
         return u / denom * c["c_grad"] + m / denom * c["c_avg"]
