@@ -42,6 +42,11 @@ OPTIMIZERS: dict[str, Entry] = {
     "amsgrad": Entry(optim.Adam, {"amsgrad": True}, "Adam with AMSGrad"),
     "adamw": Entry(optim.AdamW, {}, "AdamW (decoupled weight decay 0.01)"),
     "nadam": Entry(optim.NAdam, {}, "NAdam"),
+    "lbfgs": Entry(
+        optim.LBFGS,
+        {"history_size": 10, "line_search_fn": "strong_wolfe"},
+        "L-BFGS, memory 10, strong-Wolfe line search (step needs a closure)",
+    ),
 }
 
 
