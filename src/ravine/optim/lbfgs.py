@@ -73,7 +73,7 @@ class LBFGS(torch.optim.Optimizer):
         ...     loss.backward()
         ...     return loss
         >>> _ = opt.step(closure)
-        >>> [round(v, 6) for v in x.tolist()]
+        >>> [round(v, 4) for v in x.tolist()]
         [1.0, 1.0]
 
     References:

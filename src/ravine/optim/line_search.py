@@ -20,8 +20,9 @@ C2 = 0.9  # curvature: "typical values ... 0.9 when the search direction is chos
 # Optimization, 2nd ed. (1987), section 2.6, with his recommended tau_1 = 9.
 TAU_1 = 9.0
 ZOOM_MARGIN = 0.1  # each zoom trial keeps 10% of the bracket from both ends, so the bracket shrinks geometrically
-# Differences of f below NOISE * eps * |f| (eps of the gradient's dtype) are taken as rounding noise: once both
-# ends of the bracket are that close to f(x), comparisons of f carry no information and zooming stops.
+# Differences of f below NOISE * eps * |f| (eps of the gradient's dtype) are taken as rounding noise: two such
+# values are not ordered by comparing them (the slope decides), and once the bracket cannot show a decrease above
+# the noise, zooming stops.
 NOISE = 100.0
 
 
@@ -76,9 +77,11 @@ def strong_wolfe(
     Bracketing (N&W algorithm 3.5) tries growing steps until one is acceptable or an interval is known to contain
     acceptable steps; zoom (N&W algorithm 3.6) then shrinks that interval, placing each trial at the minimiser of
     the cubic that matches phi and phi' at both ends (N&W eq. 3.59), safeguarded into the interval's middle 80%.
-    A trial where f is not finite counts as too long a step. Zooming stops early once both ends of the bracket
-    differ from f(x) by no more than rounding noise (``NOISE * eps * |f(x)|``), where comparing values of f
-    decides nothing. ``evaluate`` is never called more than ``max_evals`` times.
+    A trial where f is not finite counts as too long a step. Values of f within rounding noise of each other
+    (``NOISE * eps * |f|``) count as equal, not as an increase, so the slope decides between them; and zooming
+    stops once both ends of the bracket are within noise of f(x) and the linear model ``a phi'(0)`` predicts less
+    change than noise across it -- at a minimum's noise floor, where comparing values of f decides nothing.
+    ``evaluate`` is never called more than ``max_evals`` times.
 
     Args:
         evaluate: ``a -> (f(x + a d), grad f(x + a d))``.
@@ -100,7 +103,8 @@ def strong_wolfe(
     if not slope0 < 0:
         raise ValueError(f"direction must be a descent direction (grad . direction < 0), got {slope0}")
     d_max = float(direction.abs().max())
-    noise = NOISE * torch.finfo(grad.dtype).eps * abs(loss)
+    eps = torch.finfo(grad.dtype).eps
+    noise = NOISE * eps * abs(loss)
     origin = Trial(0.0, loss, grad, slope0)
     evals = 0
 
@@ -119,14 +123,25 @@ def strong_wolfe(
     def result(t: Trial, wolfe: bool) -> LineSearchResult:
         return LineSearchResult(t.step, t.loss, t.grad, evals, wolfe)
 
+    def higher(t: Trial, than: Trial) -> bool:
+        # N&W compare phi(t) >= phi(than); values within rounding noise of each other are not ordered by that
+        # comparison, and the slope at t decides instead (below), as when t is lower.
+        return t.loss - than.loss > NOISE * eps * max(abs(t.loss), abs(than.loss))
+
+    def hopeless(lo: Trial, hi: Trial) -> bool:
+        # Both ends within rounding noise of f(x), and even the linear model predicts less change than that over
+        # the whole bracket: no comparison of f can show a decrease (a minimum at the noise floor).
+        predicted = -slope0 * max(lo.step, hi.step)
+        return predicted <= noise and abs(lo.loss - loss) <= noise and abs(hi.loss - loss) <= noise
+
     def zoom(lo: Trial, hi: Trial) -> LineSearchResult:
         # Invariants (N&W, p. 61): lo satisfies sufficient decrease and has the least f seen so far;
         # phi'(lo) (hi.step - lo.step) < 0, so the interval contains acceptable steps.
         while evals < max_evals and abs(hi.step - lo.step) * d_max >= tolerance_change:
-            if abs(lo.loss - loss) <= noise and abs(hi.loss - loss) <= noise:
+            if hopeless(lo, hi):
                 break
             t = probe(_zoom_step(lo, hi))
-            if not decreases(t) or t.loss >= lo.loss:
+            if not decreases(t) or higher(t, lo):
                 hi = t
                 continue
             if flat_enough(t):
@@ -139,7 +154,7 @@ def strong_wolfe(
     previous, first = origin, True
     while evals < max_evals:
         t = probe(step)
-        if not decreases(t) or (not first and t.loss >= previous.loss):
+        if not decreases(t) or (not first and higher(t, previous)):
             return zoom(previous, t)
         if flat_enough(t):
             return result(t, True)
