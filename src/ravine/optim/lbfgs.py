@@ -60,7 +60,7 @@ class LBFGS(torch.optim.Optimizer):
 
     Differences from ``torch.optim.LBFGS``: the curvature test is relative (torch skips pairs with
     ``y.s <= 1e-10``, which discards every pair once steps get small), the line search honours ``max_eval``
-    exactly (pytorch#91581) and is the N&W algorithm with Fletcher's extrapolation, and a failed line search
+    exactly (pytorch#91581) and is the N&W algorithm with Fletcher's safeguards, and a failed line search
     restarts from steepest descent. Without a line search the iterates are torch's, bit for bit.
 
     Example:

@@ -19,7 +19,9 @@ C2 = 0.9  # curvature: "typical values ... 0.9 when the search direction is chos
 # The next bracketing trial lies in [a + (a - a_prev), a + TAU_1 (a - a_prev)]: Fletcher, Practical Methods of
 # Optimization, 2nd ed. (1987), section 2.6, with his recommended tau_1 = 9.
 TAU_1 = 9.0
-ZOOM_MARGIN = 0.1  # each zoom trial keeps 10% of the bracket from both ends, so the bracket shrinks geometrically
+# Each zoom trial lies in [lo + TAU_2 (hi - lo), hi - TAU_3 (hi - lo)], so the bracket shrinks geometrically and
+# trials stay nearer the best point lo: Fletcher's sectioning interval (same section, tau_2 = 0.1, tau_3 = 0.5).
+TAU_2, TAU_3 = 0.1, 0.5
 # Differences of f below NOISE * eps * |f| (eps of the gradient's dtype) are taken as rounding noise: two such
 # values are not ordered by comparing them (the slope decides), and once the bracket cannot show a decrease above
 # the noise, zooming stops.
@@ -76,7 +78,9 @@ def strong_wolfe(
 
     Bracketing (N&W algorithm 3.5) tries growing steps until one is acceptable or an interval is known to contain
     acceptable steps; zoom (N&W algorithm 3.6) then shrinks that interval, placing each trial at the minimiser of
-    the cubic that matches phi and phi' at both ends (N&W eq. 3.59), safeguarded into the interval's middle 80%.
+    the cubic that matches phi and phi' at both ends (N&W eq. 3.59), safeguarded into Fletcher's sectioning
+    interval ``[lo + 0.1 (hi - lo), hi - 0.5 (hi - lo)]``; extrapolation while bracketing uses Fletcher's
+    ``[a + (a - a_prev), a + 9 (a - a_prev)]``.
     A trial where f is not finite counts as too long a step. Values of f within rounding noise of each other
     (``NOISE * eps * |f|``) count as equal, not as an increase, so the slope decides between them; and zooming
     stops once both ends of the bracket are within noise of f(x) and the linear model ``a phi'(0)`` predicts less
@@ -97,7 +101,7 @@ def strong_wolfe(
 
     References:
         J. Nocedal and S. J. Wright, Numerical Optimization, 2nd ed., Springer 2006, section 3.5.
-        R. Fletcher, Practical Methods of Optimization, 2nd ed., Wiley 1987, section 2.6 (extrapolation).
+        R. Fletcher, Practical Methods of Optimization, 2nd ed., Wiley 1987, section 2.6 (tau_1, tau_2, tau_3).
     """
     slope0 = float(grad.dot(direction))
     if not slope0 < 0:
@@ -183,12 +187,12 @@ def cubic_minimizer(a: Trial, b: Trial) -> float:
 
 
 def _zoom_step(lo: Trial, hi: Trial) -> float:
-    left, right = min(lo.step, hi.step), max(lo.step, hi.step)
-    margin = ZOOM_MARGIN * (right - left)
+    width = hi.step - lo.step  # signed: hi may lie on either side of lo
+    near, far = lo.step + TAU_2 * width, hi.step - TAU_3 * width
     a = cubic_minimizer(lo, hi) if math.isfinite(hi.loss) and math.isfinite(hi.slope) else math.nan
     if not math.isfinite(a):
-        return (left + right) / 2
-    return min(max(a, left + margin), right - margin)
+        return (near + far) / 2
+    return min(max(a, min(near, far)), max(near, far))
 
 
 def _extrapolated_step(previous: Trial, current: Trial) -> float:
