@@ -44,7 +44,7 @@ class LBFGS(torch.optim.Optimizer):
 
     Args:
         params: the parameters (one group; any shapes; float or complex, all on one device).
-        lr: the step length, or the line search's first trial (>= 0; default 1).
+        lr: the step length (>= 0), or the line search's first trial (> 0); default 1.
         max_iter: iterations per ``step`` call (>= 1; default 20).
         max_eval: closure evaluations per ``step`` call (>= 1; default ``max_iter * 5 // 4`` as in torch, raised to
             ``max_iter + 1`` with the line search so that it is never starved; with the line search it must be
@@ -107,6 +107,8 @@ class LBFGS(torch.optim.Optimizer):
             if line_search_fn is not None:
                 max_eval = max(max_eval, max_iter + 1)
         _positive_int("max_eval", max_eval)
+        if line_search_fn is not None:
+            _checks.positive("lr", lr)  # the line search's first trial step
         if line_search_fn is not None and max_eval < 2:
             raise ValueError(
                 f"max_eval must be >= 2 with line_search_fn={line_search_fn!r} (one evaluation at the start, at "
@@ -161,6 +163,30 @@ class LBFGS(torch.optim.Optimizer):
             p.copy_(o)
         self._add(step, direction)
 
+    def _fixed_step(
+        self, closure: Callable[[], Any], loss: float, g: Tensor, d: Tensor, t: float | Tensor, evaluate: bool
+    ) -> tuple[float, Tensor, int]:
+        """``x <- x + t d``; then f and g there, unless ``evaluate`` is False (torch leaves the last iteration's
+        values to the next ``step``, which starts by evaluating). Returns (f, g, evaluations used)."""
+        self._add(t, d)
+        if not evaluate:
+            return loss, g, 0
+        return float(closure()), self._flat_grad(), 1
+
+    def _line_search(
+        self, closure: Callable[[], Any], loss: float, g: Tensor, d: Tensor, t: float, budget: int, tolerance: float
+    ) -> tuple[float, Tensor, float, int]:
+        """The strong-Wolfe step along ``d``, leaving x there. Returns (f, g, step, evaluations used)."""
+        origin = [p.clone(memory_format=torch.contiguous_format) for p in self._real()]
+
+        def evaluate(a: float) -> tuple[float, Tensor]:
+            self._move_to(origin, a, d)
+            return float(closure()), self._flat_grad()
+
+        found = strong_wolfe(evaluate, loss, g, d, t, c1=C1, c2=C2, max_evals=budget, tolerance_change=tolerance)
+        self._move_to(origin, found.step, d)
+        return found.loss, found.grad, found.step, found.evals
+
     # -- the algorithm -------------------------------------------------------------------------------------------
     @torch.no_grad()
     def step(self, closure: Callable[[], Any]) -> Any:  # type: ignore[override]
@@ -196,66 +222,30 @@ class LBFGS(torch.optim.Optimizer):
         while n_iter < max_iter:
             n_iter += 1
             state["n_iter"] += 1
-
-            if state["n_iter"] == 1 or restart:
+            fresh = state["n_iter"] == 1 or restart
+            if fresh:
                 d = g.neg()
                 old_dirs, old_stps, ro, h_diag = [], [], [], 1
             else:
-                y = g.sub(prev_g)
-                s = d.mul(t)
-                ys, yy = y.dot(s), y.dot(y)
-                if ys > torch.finfo(ys.dtype).eps * yy:
-                    if len(old_dirs) == history_size:
-                        old_dirs.pop(0)
-                        old_stps.pop(0)
-                        ro.pop(0)
-                    old_dirs.append(y)
-                    old_stps.append(s)
-                    ro.append(1.0 / ys)
-                    h_diag = ys / yy
+                h_diag = remember(old_stps, old_dirs, ro, d.mul(t), g.sub(prev_g), history_size, h_diag)
                 d = two_loop_direction(g, old_stps, old_dirs, ro, h_diag)
-
-            if prev_g is None:
-                prev_g = g.clone(memory_format=torch.contiguous_format)
-            else:
-                prev_g.copy_(g)
+            prev_g = g.clone(memory_format=torch.contiguous_format) if prev_g is None else prev_g.copy_(g)
             prev_loss = loss
-
-            t = min(1.0, 1.0 / g.abs().sum()) * lr if state["n_iter"] == 1 or restart else lr
+            t = min(1.0, 1.0 / g.abs().sum()) * lr if fresh else lr
             restart = False
-            gtd = g.dot(d)
-            if gtd > -tolerance_change:
+            if g.dot(d) > -tolerance_change:
                 break
 
             if line_search is None:
-                self._add(t, d)
-                used = 0
-                if n_iter != max_iter:  # the last iteration's loss is evaluated by the next step, as torch
-                    loss = float(closure())
-                    g = self._flat_grad()
-                    used = 1
+                loss, g, used = self._fixed_step(closure, loss, g, d, t, evaluate=n_iter != max_iter)
             else:
-                origin = [p.clone(memory_format=torch.contiguous_format) for p in self._real()]
-
-                def evaluate(a: float, origin: list[Tensor] = origin, d: Tensor = d) -> tuple[float, Tensor]:
-                    self._move_to(origin, a, d)
-                    return float(closure()), self._flat_grad()
-
-                found = strong_wolfe(
-                    evaluate, loss, g, d, float(t), c1=C1, c2=C2,
-                    max_evals=max_eval - evals, tolerance_change=tolerance_change,
-                )  # fmt: skip
-                self._move_to(origin, found.step, d)
-                loss, g, t, used = found.loss, found.grad, found.step, found.evals
-                if found.step == 0.0:
-                    if not old_dirs:
-                        evals += used
-                        state["func_evals"] += used
-                        break
-                    restart = True  # no decrease along the quasi-Newton direction: forget, try -g
-
+                loss, g, t, used = self._line_search(closure, loss, g, d, float(t), max_eval - evals, tolerance_change)
             evals += used
             state["func_evals"] += used
+            if line_search is not None and t == 0.0:  # no decrease along d
+                if not old_dirs:
+                    break
+                restart = True  # forget the memory and try steepest descent
             if n_iter == max_iter or evals >= max_eval or g.abs().max() <= tolerance_grad:
                 break
             if restart:
@@ -268,6 +258,30 @@ class LBFGS(torch.optim.Optimizer):
             H_diag=h_diag, prev_flat_grad=prev_g, prev_loss=prev_loss,
         )  # fmt: skip
         return first_loss
+
+
+def remember(
+    s: list[Tensor],
+    y: list[Tensor],
+    rho: list[Tensor],
+    s_new: Tensor,
+    y_new: Tensor,
+    history_size: int,
+    gamma: float | Tensor,
+) -> float | Tensor:
+    """Store the pair (s_new, y_new), dropping the oldest beyond ``history_size``, if ``y.s > eps y.y``; returns
+    the scaling ``gamma = s.y / y.y`` of ``H_0`` (N&W eq. 7.20), unchanged if the pair is skipped."""
+    ys, yy = y_new.dot(s_new), y_new.dot(y_new)
+    if not ys > torch.finfo(ys.dtype).eps * yy:
+        return gamma
+    if len(s) == history_size:
+        s.pop(0)
+        y.pop(0)
+        rho.pop(0)
+    s.append(s_new)
+    y.append(y_new)
+    rho.append(1.0 / ys)
+    return ys / yy
 
 
 def two_loop_direction(g: Tensor, s: list[Tensor], y: list[Tensor], rho: list[Tensor], gamma: float | Tensor) -> Tensor:

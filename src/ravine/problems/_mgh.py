@@ -59,3 +59,10 @@ def problem(
 def index(x: Tensor, m: int) -> Tensor:
     """``i = 1, ..., m`` in the dtype and device of ``x`` (the papers index residuals from 1)."""
     return torch.arange(1, m + 1, dtype=x.dtype, device=x.device)
+
+
+def check_n(name: str, n: int, low: int, multiple: int = 1) -> None:
+    """Refuse a size the problem is not defined for, naming the argument and what it must be."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < low or n % multiple:
+        what = f"an integer >= {low}" + (f" and a multiple of {multiple}" if multiple > 1 else "")
+        raise ValueError(f"n must be {what} for {name}, got {n!r}")

@@ -46,6 +46,7 @@ from ravine.problems.mgh_fitting import (
     osborne_1,
     osborne_2,
 )
+from ravine.problems.mgh_linear import linear_full_rank, linear_rank_1, linear_rank_1_zero
 from ravine.problems.mgh_sized import (
     brown_almost_linear,
     broyden_banded,
@@ -55,9 +56,6 @@ from ravine.problems.mgh_sized import (
     discrete_integral_equation,
     extended_powell,
     extended_rosenbrock,
-    linear_full_rank,
-    linear_rank_1,
-    linear_rank_1_zero,
     penalty_1,
     penalty_2,
     trigonometric,

@@ -1,4 +1,4 @@
-"""The Moré-Garbow-Hillstrom problems of variable size n (problems 20-35).
+"""The Moré-Garbow-Hillstrom problems of variable size n (problems 20-31 and 35; 32-34 are in mgh_linear).
 
 Each factory takes n (and m where the paper lets it vary) and names the instance ``"<name>-n<n>"``. f* is the
 paper's value where it depends on n (Watson, the penalty functions, Chebyquad) and its closed form otherwise.
@@ -22,12 +22,6 @@ CHEBYQUAD_F_STAR = {8: 3.51687e-3, 10: 6.50395e-3}  # and 0 for n <= 7 and n = 9
 A = 1e-5  # the weight a of the penalty functions
 
 
-def _check_n(name: str, n: int, low: int, multiple: int = 1) -> None:
-    if isinstance(n, bool) or not isinstance(n, int) or n < low or n % multiple:
-        what = f"an integer >= {low}" + (f" and a multiple of {multiple}" if multiple > 1 else "")
-        raise ValueError(f"n must be {what} for {name}, got {n!r}")
-
-
 def _known(key: str) -> list[tuple[float, ...]]:
     return [MINIMA[key]] if key in MINIMA else []
 
@@ -38,7 +32,7 @@ def watson(n: int = 6) -> Problem:
     ``r_i = sum_{j=2}^n (j-1) x_j t_i^{j-2} - (sum_j x_j t_i^{j-1})^2 - 1`` for t_i = i/29, i <= 29; r_30 = x1;
     r_31 = x2 - x1^2 - 1. The conditioning worsens quickly with n (the basis is the monomials).
     """
-    _check_n("watson", n, 2)
+    _mgh.check_n("watson", n, 2)
     if n > 31:
         raise ValueError(f"n must be in [2, 31] for watson, got {n}")
 
@@ -64,7 +58,7 @@ def watson(n: int = 6) -> Problem:
 
 def extended_rosenbrock(n: int = 10) -> Problem:
     """Problem 21: n/2 independent copies of Rosenbrock's valley; f* = 0 at (1, ..., 1)."""
-    _check_n("extended_rosenbrock", n, 2, 2)
+    _mgh.check_n("extended_rosenbrock", n, 2, 2)
 
     def residuals(x: Tensor) -> Tensor:
         odd, even = x[0::2], x[1::2]
@@ -83,7 +77,7 @@ def extended_rosenbrock(n: int = 10) -> Problem:
 
 def extended_powell(n: int = 12) -> Problem:
     """Problem 22: n/4 copies of Powell's singular function; f* = 0 at the origin (singular Hessian)."""
-    _check_n("extended_powell", n, 4, 4)
+    _mgh.check_n("extended_powell", n, 4, 4)
 
     def residuals(x: Tensor) -> Tensor:
         a, b, c, d = (x[k::4] for k in range(4))
@@ -103,7 +97,7 @@ def extended_powell(n: int = 12) -> Problem:
 
 def penalty_1(n: int = 10) -> Problem:
     """Problem 23, Gill, Murray & Pitfield: ``a ||x - 1||^2 + (||x||^2 - 1/4)^2``, a = 1e-5; f* for n = 4, 10."""
-    _check_n("penalty_1", n, 1)
+    _mgh.check_n("penalty_1", n, 1)
 
     def residuals(x: Tensor) -> Tensor:
         return torch.cat([math.sqrt(A) * (x - 1), (torch.dot(x, x) - 0.25).reshape(1)])
@@ -123,7 +117,7 @@ def penalty_1(n: int = 10) -> Problem:
 
 def penalty_2(n: int = 10) -> Problem:
     """Problem 24, Gill, Murray & Pitfield: exponentials of neighbouring coordinates; f* for n = 4, 10."""
-    _check_n("penalty_2", n, 1)
+    _mgh.check_n("penalty_2", n, 1)
 
     def residuals(x: Tensor) -> Tensor:
         i = _mgh.index(x, n)
@@ -154,7 +148,7 @@ def penalty_2(n: int = 10) -> Problem:
 
 def variably_dimensioned(n: int = 10) -> Problem:
     """Problem 25: ``sum (x_j - 1)^2 + s^2 + s^4`` with ``s = sum j (x_j - 1)``; f* = 0 at (1, ..., 1)."""
-    _check_n("variably_dimensioned", n, 1)
+    _mgh.check_n("variably_dimensioned", n, 1)
 
     def residuals(x: Tensor) -> Tensor:
         s = torch.dot(_mgh.index(x, n), x - 1)
@@ -176,7 +170,7 @@ def trigonometric(n: int = 10) -> Problem:
 
     For n = 10 there is also a local minimum 2.79506e-5 (from gonum's optimize/functions, refined by ravine).
     """
-    _check_n("trigonometric", n, 1)
+    _mgh.check_n("trigonometric", n, 1)
 
     def residuals(x: Tensor) -> Tensor:
         c = torch.cos(x)
@@ -202,7 +196,7 @@ def brown_almost_linear(n: int = 10) -> Problem:
 
     The paper also lists f = 1 at (0, ..., 0, n + 1), a local minimum.
     """
-    _check_n("brown_almost_linear", n, 1)
+    _mgh.check_n("brown_almost_linear", n, 1)
 
     def residuals(x: Tensor) -> Tensor:
         return torch.cat([x[:-1] + x.sum() - (n + 1), (torch.prod(x) - 1).reshape(1)])
@@ -221,7 +215,7 @@ def brown_almost_linear(n: int = 10) -> Problem:
 
 def discrete_boundary_value(n: int = 10) -> Problem:
     """Problem 28: a finite-difference two-point boundary value problem, h = 1/(n+1); f* = 0."""
-    _check_n("discrete_boundary_value", n, 1)
+    _mgh.check_n("discrete_boundary_value", n, 1)
     h = 1 / (n + 1)
 
     def residuals(x: Tensor) -> Tensor:
@@ -244,7 +238,7 @@ def discrete_boundary_value(n: int = 10) -> Problem:
 
 def discrete_integral_equation(n: int = 10) -> Problem:
     """Problem 29: the integral-equation form of problem 28 (dense coupling), h = 1/(n+1); f* = 0."""
-    _check_n("discrete_integral_equation", n, 1)
+    _mgh.check_n("discrete_integral_equation", n, 1)
     h = 1 / (n + 1)
 
     def residuals(x: Tensor) -> Tensor:
@@ -270,7 +264,7 @@ def discrete_integral_equation(n: int = 10) -> Problem:
 
 def broyden_tridiagonal(n: int = 10) -> Problem:
     """Problem 30, Broyden (1965): ``r_i = (3 - 2 x_i) x_i - x_{i-1} - 2 x_{i+1} + 1``, x_0 = x_{n+1} = 0; f* = 0."""
-    _check_n("broyden_tridiagonal", n, 1)
+    _mgh.check_n("broyden_tridiagonal", n, 1)
 
     def residuals(x: Tensor) -> Tensor:
         padded = torch.nn.functional.pad(x, (1, 1))
@@ -294,7 +288,7 @@ def broyden_banded(n: int = 10) -> Problem:
 
     ``J_i = {j != i : max(1, i - 5) <= j <= min(n, i + 1)}`` (5 sub-diagonals, 1 super-diagonal).
     """
-    _check_n("broyden_banded", n, 1)
+    _mgh.check_n("broyden_banded", n, 1)
 
     def residuals(x: Tensor) -> Tensor:
         i = torch.arange(n, device=x.device)
@@ -315,76 +309,10 @@ def broyden_banded(n: int = 10) -> Problem:
     )
 
 
-def linear_full_rank(n: int = 5, m: int = 10) -> Problem:
-    """Problem 32: ``r_i = x_i - (2/m) sum x_j - 1`` (i <= n), ``-(2/m) sum x_j - 1`` (i > n); f* = m - n at -1."""
-    _check_n("linear_full_rank", n, 1)
-    _check_m(m, n)
-
-    def residuals(x: Tensor) -> Tensor:
-        c = 2 * x.sum() / m + 1
-        return torch.cat([x - c, -c.expand(m - n)])
-
-    return _mgh.problem(
-        32,
-        f"linear_full_rank-n{n}-m{m}",
-        residuals,
-        [1.0] * n,
-        float(m - n),
-        minimizers=[[-1.0] * n],
-        illustrates="a convex quadratic: any quasi-Newton method should finish in a few steps",
-    )
-
-
-def linear_rank_1(n: int = 5, m: int = 10) -> Problem:
-    """Problem 33: ``r_i = i sum_j j x_j - 1``; f* = m(m-1)/(2(2m+1)) wherever ``sum_j j x_j = 3/(2m+1)``."""
-    _check_n("linear_rank_1", n, 1)
-    _check_m(m, n)
-
-    def residuals(x: Tensor) -> Tensor:
-        return _mgh.index(x, m) * torch.dot(_mgh.index(x, n), x) - 1
-
-    c = 3 / (2 * m + 1) / (n * (n + 1) / 2)  # x_j = c puts sum_j j x_j on the minimising hyperplane
-    return _mgh.problem(
-        33,
-        f"linear_rank_1-n{n}-m{m}",
-        residuals,
-        [1.0] * n,
-        m * (m - 1) / (2 * (2 * m + 1)),
-        minimizers=[[c] * n],
-        illustrates="a rank-one quadratic: a whole hyperplane of minimisers",
-    )
-
-
-def linear_rank_1_zero(n: int = 5, m: int = 10) -> Problem:
-    """Problem 34: problem 33 with zero first/last rows and columns; f* = (m^2 + 3m - 6)/(2(2m - 3)).
-
-    Minimal wherever ``sum_{j=2}^{n-1} j x_j = 3/(2m - 3)``.
-    """
-    _check_n("linear_rank_1_zero", n, 3)
-    _check_m(m, n)
-
-    def residuals(x: Tensor) -> Tensor:
-        s = torch.dot(_mgh.index(x, n)[1:-1], x[1:-1])
-        inner = _mgh.index(x, m - 2) * s - 1  # (i - 1) s - 1 for i = 2, ..., m - 1
-        minus_one = -torch.ones(1, dtype=x.dtype, device=x.device)
-        return torch.cat([minus_one, inner, minus_one])
-
-    c = 3 / (2 * m - 3) / (n * (n - 1) / 2 - 1)  # sum_{j=2}^{n-1} j = n(n-1)/2 - 1
-    return _mgh.problem(
-        34,
-        f"linear_rank_1_zero-n{n}-m{m}",
-        residuals,
-        [1.0] * n,
-        (m**2 + 3 * m - 6) / (2 * (2 * m - 3)),
-        minimizers=[[0.0] + [c] * (n - 2) + [0.0]],
-        illustrates="a rank-one quadratic in which two variables do not appear at all",
-    )
-
-
 def chebyquad(n: int = 8) -> Problem:
     """Problem 35, Fletcher (1965): choose n nodes so that their mean matches the integrals of shifted Chebyshev
     polynomials T_1..T_n on [0, 1]; f* = 0 for n <= 7 and n = 9, 3.51687e-3 for n = 8, 6.50395e-3 for n = 10."""
-    _check_n("chebyquad", n, 1)
+    _mgh.check_n("chebyquad", n, 1)
 
     def residuals(x: Tensor) -> Tensor:
         z = 2 * x - 1
@@ -408,8 +336,3 @@ def chebyquad(n: int = 8) -> Problem:
         illustrates="a symmetric problem: any permutation of a minimiser is a minimiser",
         note="minimiser computed in float64 by ravine",
     )
-
-
-def _check_m(m: int, n: int) -> None:
-    if isinstance(m, bool) or not isinstance(m, int) or m < n:
-        raise ValueError(f"m must be an integer >= n = {n}, got {m!r}")
