@@ -243,6 +243,15 @@ def test_two_dimensional_problems_have_a_plot_domain_around_start_and_minimiser(
         assert all(low <= v <= high for v, (low, high) in zip(point, p.domain, strict=True)), (point, p.domain)
 
 
+@pytest.mark.parametrize("p", PROBLEMS, ids=lambda p: p.name)
+def test_vmap_evaluates_many_points_as_the_loop_does(p: Problem) -> None:
+    """The landscape lab evaluates 2-D problems on grids with torch.vmap(p.f); every problem supports it."""
+    gen = torch.Generator().manual_seed(0)
+    points = p.start() + 0.01 * torch.randn(6, p.dim, generator=gen, dtype=torch.float64)
+    expected = torch.stack([p.f(x) for x in points])
+    torch.testing.assert_close(torch.vmap(p.f)(points), expected, rtol=1e-13, atol=0.0)
+
+
 @pytest.mark.parametrize(
     ("factory", "kwargs", "match"),
     [
