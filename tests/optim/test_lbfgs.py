@@ -396,8 +396,12 @@ def test_bad_parameters_and_closures() -> None:
         ravine.optim.LBFGS([a]).step(None)
 
 
-def test_registry_builds_lbfgs_with_textbook_settings() -> None:
-    opt = registry.build("lbfgs", [torch.zeros(2, requires_grad=True)])
-    assert isinstance(opt, ravine.optim.LBFGS)
+def test_registry_builds_lbfgs_one_iteration_per_step() -> None:
+    p = mgh.get("rosenbrock")
+    x = p.start().requires_grad_()
+    opt = registry.build("lbfgs", [x])
+    assert isinstance(opt, ravine.optim.LBFGS) and registry.entry("lbfgs").default_lr == 1.0
     assert opt.defaults["history_size"] == 10 and opt.defaults["line_search_fn"] == "strong_wolfe"
-    assert registry.entry("lbfgs").default_lr == 1.0
+    for _ in range(60):
+        opt.step(closure_for(opt, lambda: p(x)))
+    assert opt.state[x]["n_iter"] <= 60 and float(p(x.detach())) < 1e-10
