@@ -28,7 +28,7 @@ class LBFGS(torch.optim.Optimizer):
         d = -r
 
     A pair is stored only if ``y.s > eps * y.y`` (eps of the dtype), which keeps ``H`` positive definite; a strong
-    Wolfe step always passes, since it guarantees ``y.s > 0`` (N&W, section 6.1).
+    Wolfe step guarantees ``y.s >= (1 - c2) |g.s| > 0`` (N&W, section 6.1), so only a degenerate one is skipped.
 
     The step length is ``lr`` (``min(1, 1/|g|_1) lr`` on the very first iteration, whose direction is ``-g``).
     With ``line_search_fn="strong_wolfe"`` it is only the first trial of a line search (N&W algorithms 3.5 and
