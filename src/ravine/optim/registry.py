@@ -42,6 +42,13 @@ OPTIMIZERS: dict[str, Entry] = {
     "amsgrad": Entry(optim.Adam, {"amsgrad": True}, "Adam with AMSGrad"),
     "adamw": Entry(optim.AdamW, {}, "AdamW (decoupled weight decay 0.01)"),
     "nadam": Entry(optim.NAdam, {}, "NAdam"),
+    # One iteration (with its line search, up to 24 evaluations) per step(closure) call, so that a budget of steps
+    # means the same for every optimiser in the labs; pass max_iter to run a whole solve in one call.
+    "lbfgs": Entry(
+        optim.LBFGS,
+        {"max_iter": 1, "max_eval": 25, "history_size": 10, "line_search_fn": "strong_wolfe"},
+        "L-BFGS, memory 10, one strong-Wolfe iteration per step (step needs a closure)",
+    ),
 }
 
 

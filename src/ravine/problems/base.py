@@ -26,6 +26,8 @@ class Problem:
         source: where the definition, start and minimum come from.
         local_minima: known non-global stationary points a method may stop at (value and location), reported
             rather than hidden.
+        residuals: for a least-squares problem, r(x) with f(x) = sum_i r_i(x)^2 (None otherwise); solvers that
+            use the Jacobian (Gauss-Newton, scipy.optimize.least_squares) take it from here.
     """
 
     name: str
@@ -38,6 +40,7 @@ class Problem:
     illustrates: str = ""
     source: str = ""
     local_minima: Sequence[tuple[float, Sequence[float]]] = field(default_factory=tuple)
+    residuals: Callable[[Tensor], Tensor] | None = None
 
     def __call__(self, x: Tensor) -> Tensor:
         if x.dim() != 1 or x.shape[0] != self.dim:
