@@ -177,7 +177,12 @@ class linear(Schedule):
         set_field(self, "total_steps", base.integer("total_steps", self.total_steps, 1))
 
     def value(self, step: int) -> float:
-        return self.start + (self.end - self.start) * min(step, self.total_steps) / self.total_steps
+        # interpolate from the nearer end, so that a decay to 0 stays accurate to an ulp near its end (from the
+        # start, 0.1 + (0 - 0.1) * 999 / 1000 loses 9 bits to cancellation)
+        t, T = min(step, self.total_steps), self.total_steps
+        if 2 * t < T:
+            return self.start + (self.end - self.start) * t / T
+        return self.end - (self.end - self.start) * (T - t) / T
 
     @property
     def horizon(self) -> int:

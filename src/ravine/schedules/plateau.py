@@ -56,11 +56,12 @@ class ReduceOnPlateau(Schedule):
     cooldown: int = 0
     min_lr: float = 0.0
     eps: float = 1e-8
-    lr_now: float = field(init=False)
-    best: float = field(init=False)
-    num_bad_epochs: int = field(init=False, default=0)
-    cooldown_counter: int = field(init=False, default=0)
-    last_epoch: int = field(init=False, default=0)
+    # the state (repr shows the arguments only, so that repr(plateau) rebuilds a fresh one)
+    lr_now: float = field(init=False, repr=False)
+    best: float = field(init=False, repr=False)
+    num_bad_epochs: int = field(init=False, default=0, repr=False)
+    cooldown_counter: int = field(init=False, default=0, repr=False)
+    last_epoch: int = field(init=False, default=0, repr=False)
 
     def __post_init__(self) -> None:
         self.lr = base.real("lr", self.lr, 0.0)

@@ -104,8 +104,9 @@ class ScheduleLR(LRScheduler):
 
     def close(self) -> None:
         """Remove the optimiser hook of a stateful schedule (done when the scheduler is garbage-collected)."""
-        if self._hook is not None:
-            self._hook.remove()
+        hook = getattr(self, "_hook", None)  # absent if __init__ failed
+        if hook is not None:
+            hook.remove()
             self._hook = None
 
     def __del__(self) -> None:
