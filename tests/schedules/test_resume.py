@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import io
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -139,3 +141,14 @@ def test_plateau_state_is_small_and_plain():
     assert fresh == s
     with pytest.raises(ValueError, match="keys"):
         fresh.load_state_dict({"lr_now": 0.1})
+
+
+def test_a_fresh_process_loads_the_checkpoint(tmp_path):
+    """``import ravine`` registers the schedule classes with torch, so torch.load(weights_only=True) works."""
+    net = _net(1)
+    opt = ravine.optim.AdamW(net.parameters(), lr=EXAMPLES["join"][0](), fused=False)
+    torch.save(opt.state_dict(), tmp_path / "ckpt.pt")
+    code = f"import torch, ravine; print(torch.load({str(tmp_path / 'ckpt.pt')!r})['param_groups'][0]['schedules'])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == repr({"lr": EXAMPLES["join"][0]()})
