@@ -9,6 +9,7 @@ import copy
 import dataclasses
 import doctest
 import io
+import itertools
 import math
 import pickle
 from fractions import Fraction
@@ -16,6 +17,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import ravine.schedules as S
 from ravine.schedules import (
@@ -275,3 +278,58 @@ def test_docstring_examples_run():
     for mod in mods:
         failed, tried = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
         assert failed == 0 and tried > 0, mod.__name__
+
+
+# -- properties over random valid arguments ---------------------------------------------------------------------
+lrs = st.floats(1e-6, 10.0)
+totals = st.integers(1, 5000)
+fractions = st.floats(0.0, 1.0)
+
+
+@st.composite
+def decays(draw):
+    """A decaying schedule with random valid arguments, and its (low, high) bounds."""
+    lr, T, f = draw(lrs), draw(totals), draw(fractions)
+    kind = draw(st.sampled_from(["step", "multi", "exp", "cos", "lin", "poly", "rsqrt"]))
+    if kind == "step":
+        return step_decay(lr, draw(st.integers(1, 100)), draw(st.floats(0.01, 1.0))), 0.0, lr
+    if kind == "multi":
+        ms = sorted(set(draw(st.lists(st.integers(1, 5000), max_size=5))))
+        return multistep(lr, ms, draw(st.floats(0.01, 1.0))), 0.0, lr
+    if kind == "exp":
+        return exponential(lr, draw(st.floats(0.5, 1.0))), 0.0, lr
+    if kind == "cos":
+        return cosine(lr, T, f * lr), f * lr, lr
+    if kind == "lin":
+        return linear(lr, f * lr, T), f * lr, lr
+    if kind == "poly":
+        return polynomial(lr, T, draw(st.floats(0.1, 5.0)), f * lr), f * lr, lr
+    return inverse_sqrt(lr, draw(st.floats(0.1, 1e4))), 0.0, lr
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(decays(), st.lists(st.integers(0, 20_000), min_size=2, max_size=20))
+def test_decays_are_monotone_and_bounded(case, steps):
+    s, low, high = case
+    vals = [s(k) for k in sorted(steps)]
+    assert all(low * (1 - 1e-15) <= v <= high for v in vals)
+    assert all(b <= a * (1 + 1e-15) for a, b in itertools.pairwise(vals))  # non-increasing, to rounding
+    assert s(0) == pytest.approx(high, rel=1e-15)
+
+
+@settings(max_examples=100, deadline=None, derandomize=True)
+@given(
+    st.floats(1e-4, 1.0),
+    st.integers(10, 3000),
+    st.floats(0.05, 0.45),
+    st.sampled_from(["cos", "linear"]),
+    st.booleans(),
+)
+def test_one_cycle_stays_between_its_ends(max_lr, T, pct, strategy, three):
+    assume(pct * T > 1)  # shorter rises are refused (test_bad_input_names_the_argument)
+    oc = one_cycle(max_lr, T, pct_start=pct, anneal_strategy=strategy, three_phase=three)
+    final = max_lr / 25.0 / 1e4
+    for k in range(0, T + 5, max(1, T // 97)):
+        # torch's anneal, start + (end - start) p, cancels near the final value: absolute error ~ ulp(max_lr)
+        assert final - 4e-16 * max_lr <= oc(k) <= max_lr * (1 + 1e-15)
+        assert 0.85 * (1 - 1e-12) <= oc.momentum(k) <= 0.95 * (1 + 1e-12)

@@ -216,7 +216,7 @@ def test_plateau_parity(kw):
 def _train(make_opt, *, plateau_step, every=5, steps=120):
     """Linear regression in float64; a metric (the training loss) is reported every ``every`` steps."""
     torch.manual_seed(0)
-    X, y = torch.randn(256, 6, dtype=torch.float64), torch.randn(256, dtype=torch.float64)
+    X, y = torch.randn(128, 6, dtype=torch.float64), torch.randn(128, dtype=torch.float64)
     w = torch.nn.Parameter(torch.zeros(6, dtype=torch.float64))
     opt, after_step = make_opt([w])
     lrs = []

@@ -18,7 +18,8 @@ class one_cycle(Schedule):
     ``three_phase`` the rise is mirrored back down to the initial value by step ``2 pct_start T - 2`` before the
     final annihilation (the paper's schedule). Within a phase at fraction p of it, ``anneal_strategy`` ``"cos"``
     gives ``end + (start - end) (1 + cos(pi p)) / 2`` and ``"linear"`` gives ``start + (end - start) p``.
-    After step ``T - 1`` the value stays at its final value (torch raises past step T).
+    After step ``T - 1`` the value stays at its final value (torch raises past step T). The arithmetic is torch's,
+    bit for bit, so the final value carries its rounding: within ~1e-16 ``max_lr`` of ``initial / final_div_factor``.
 
     The momentum cycles inversely, from ``max_momentum`` down to ``base_momentum`` at the peak and back up: that
     schedule is :attr:`momentum`, to pass as ``momentum=`` (SGD) or ``betas=(cycle.momentum, 0.999)`` (Adam), or
