@@ -1,5 +1,6 @@
 """Drop-in ``torch.optim`` optimisers, each a chain of :mod:`ravine.rules`."""
 
+from ravine.optim.accumulate import GradientAccumulation
 from ravine.optim.adam import Adam, AdamW, NAdam
 from ravine.optim.adaptive import Adadelta, Adagrad, RMSprop
 from ravine.optim.groups import param_groups_without_decay
@@ -14,6 +15,7 @@ __all__ = [
     "Adagrad",
     "Adam",
     "AdamW",
+    "GradientAccumulation",
     "NAdam",
     "Optimizer",
     "RMSprop",

@@ -109,7 +109,9 @@ class Optimizer(torch.optim.Optimizer):
             for k, v in st.items()
             if isinstance(v, Tensor) and v.dim() == 0 and k in self.rule.scalar_state_names
         }
+        live = scheduled.live(self.param_groups)
         super().load_state_dict(state_dict)
+        scheduled.keep_live(self.param_groups, live)
         ids = [i for g in state_dict["param_groups"] for i in g["params"]]
         params = [p for g in self.param_groups for p in g["params"]]
         by_id = dict(zip(ids, params, strict=True))

@@ -80,6 +80,9 @@ def advance(group: dict[str, Any]) -> bool:
     k = group[STEPS]
     if k > 0:
         for key, schedule in schedules.items():
+            # a stateful schedule (ReduceOnPlateau) may have moved since the last step: it is not evidence
+            if getattr(schedule, "stateful", False):
+                continue
             if _current(group, key) != _value(schedule, key, k - 1):
                 raise ValueError(
                     f"{key} of a parameter group is driven by a schedule, but was changed to {_current(group, key)!r} "
@@ -87,6 +90,22 @@ def advance(group: dict[str, Any]) -> bool:
                 )
     _write(group, k)
     return True
+
+
+def live(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The schedule objects of each group, taken before ``load_state_dict`` replaces them with saved copies."""
+    return [dict(g.get(SCHEDULES) or {}) for g in groups]
+
+
+def keep_live(groups: list[dict[str, Any]], before: list[dict[str, Any]]) -> None:
+    """After loading: a stateful schedule the user holds (``plateau.step(metric)``) stays the one in the group,
+    with the saved state loaded into it, so that the user's reference keeps driving the run."""
+    for group, old in zip(groups, before, strict=True):
+        saved = group.get(SCHEDULES) or {}
+        for key, s in old.items():
+            if getattr(s, "stateful", False) and type(saved.get(key)) is type(s):
+                s.load_state_dict(saved[key].state_dict())
+                saved[key] = s
 
 
 def finish(group: dict[str, Any]) -> None:
