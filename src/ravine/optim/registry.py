@@ -42,6 +42,14 @@ OPTIMIZERS: dict[str, Entry] = {
     "amsgrad": Entry(optim.Adam, {"amsgrad": True}, "Adam with AMSGrad"),
     "adamw": Entry(optim.AdamW, {}, "AdamW (decoupled weight decay 0.01)"),
     "nadam": Entry(optim.NAdam, {}, "NAdam"),
+    # torch's L-BFGS until ravine.optim.LBFGS lands; one iteration (with its line search) per step() call, so
+    # that a step budget means the same for every optimiser. max_eval must be raised with max_iter=1, or torch
+    # leaves the line search no evaluation and the iterate never moves.
+    "lbfgs": Entry(
+        torch.optim.LBFGS,
+        {"lr": 1.0, "max_iter": 1, "max_eval": 25, "history_size": 10, "line_search_fn": "strong_wolfe"},
+        "L-BFGS, one iteration with a strong-Wolfe line search per step (torch.optim.LBFGS)",
+    ),
 }
 
 
