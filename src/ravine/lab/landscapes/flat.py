@@ -54,7 +54,7 @@ def monkey_saddle() -> Landscape:
         title="Monkey saddle  x³ − 3xy²",
         dim=2,
         f=f,
-        x0=((1.0, 0.15), (0.6, -0.9)),
+        x0=((1.0, 0.15), (0.3, -0.5)),
         f_star=None,
         escape=-1.0,
         saddle_points=((0.0, 0.0),),

@@ -35,7 +35,7 @@ def rosenbrock(n: int = 2) -> Landscape:
         x0=(mgh, other),
         f_star=0.0,
         minimizers=((1.0,) * n,),
-        domain=((-2.0, 2.0),) + ((-1.0, 3.0),) * (n - 1),
+        domain=((-2.0, 2.0), (-1.0, 3.0)) if n == 2 else ((-2.0, 3.0),) * n,
         illustrates="a curved, flat-bottomed valley: easy to fall into, slow to follow to the minimum",
         source="Rosenbrock (1960); Moré, Garbow & Hillstrom (1981), problems 1 and 21",
         steps=1000,
