@@ -20,11 +20,12 @@ def same(a: runs.Trajectory, b: runs.Trajectory) -> bool:
 
 
 @pytest.mark.parametrize("name", BATCHED)
-@pytest.mark.parametrize("noise", [0.0, 0.3])
-def test_batched_runs_equal_runs_alone_bit_for_bit(name: str, noise: float) -> None:
-    """One optimiser instance for all (lr, start) pairs gives exactly what one instance per run gives."""
-    land = L.rosenbrock()
-    lrs = [1e-3, 1e-2]
+@pytest.mark.parametrize(("landscape", "noise"), [("rosenbrock", 0.0), ("rosenbrock", 0.3), ("saddle", 0.1)])
+def test_batched_runs_equal_runs_alone_bit_for_bit(name: str, landscape: str, noise: float) -> None:
+    """One optimiser instance for all (lr, start) pairs gives exactly what one instance per run gives, including
+    runs that diverge (lr 0.5 on Rosenbrock) or end early by escaping the saddle."""
+    land = L.get(landscape)
+    lrs = [1e-3, 1e-2, 0.5]
     rows = runs.run(land, name, lrs, land.x0, 25, noise=noise, seed=3, force_layout="rows")
     leaves = runs.run(land, name, lrs, land.x0, 25, noise=noise, seed=3, force_layout="leaves")
     alone = runs.run(land, name, lrs, land.x0, 25, noise=noise, seed=3, force_layout="single")
@@ -32,7 +33,20 @@ def test_batched_runs_equal_runs_alone_bit_for_bit(name: str, noise: float) -> N
         for j in range(len(land.x0)):
             assert same(rows.runs[i][j], alone.runs[i][j]), (name, lrs[i], j)
             assert same(leaves.runs[i][j], alone.runs[i][j]), (name, lrs[i], j)
+            assert rows.runs[i][j].evaluations == alone.runs[i][j].evaluations
     assert rows.hyperparameters == alone.hyperparameters
+
+
+def test_runs_end_at_divergence_and_at_an_escape() -> None:
+    """After the end entries are NaN: SGD at lr 0.5 on Rosenbrock overflows; on the saddle SGD escapes."""
+    land = L.rosenbrock()
+    t = runs.run(land, "sgd", [0.5], land.x0[:1], 40).runs[0][0]
+    end = int(np.flatnonzero(~np.isfinite(t.values))[0])
+    assert np.all(np.isnan(t.values[end + 1 :])) and t.evaluations == end + 1 and end < 40
+    sad = L.saddle()
+    t = runs.run(sad, "sgd", [0.2], sad.x0[:1], 60).runs[0][0]
+    escape = int(np.flatnonzero(sad.escaped(t.values, t.path))[0])
+    assert np.all(np.isnan(t.path[escape + 1 :])) and np.all(np.isfinite(t.path[: escape + 1]))
 
 
 @pytest.mark.parametrize(("name", "expected"), sorted(LAYOUTS.items()))

@@ -83,15 +83,14 @@ def judge(landscape: Landscape, trajectory: Trajectory) -> Outcome:
         The :class:`Outcome`.
     """
     values, path = trajectory.values, trajectory.path
-    below = values <= landscape.target
-    if landscape.unbounded:  # an escape counts inside the plotting box; judging stops there
-        below &= np.all((path >= landscape.lows) & (path <= landscape.highs), axis=1)
-        hits = np.flatnonzero(below)
+    if landscape.unbounded:  # an escape counts inside the plotting box; the run ended there
+        hits = np.flatnonzero(landscape.escaped(values, path))
         end = int(hits[0]) if hits.size else len(values) - 1
         arrived = int(hits[0]) if hits.size else None
     else:
         end = len(values) - 1
-        arrived = _stays_from(below)
+        with np.errstate(invalid="ignore"):
+            arrived = _stays_from(values <= landscape.target)
     point, value = path[end], float(values[end])
     finite = bool(np.all(np.isfinite(values[: end + 1])) and np.all(np.isfinite(point)))
     diverged = not finite or landscape.far_outside(point.tolist())

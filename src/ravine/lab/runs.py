@@ -7,6 +7,10 @@ approximation, because every optimiser here updates each parameter from its own 
 bit. Optimisers that couple their parameters -- L-BFGS flattens them into one vector; a ravine chain with a
 global-norm rule reduces over them -- run one at a time, with a closure.
 
+A run ends early in two cases, the same in every layout: at its first non-finite value (it has diverged; nothing
+follows from NaN) and, on landscapes unbounded below, at its first escape (``f <= escape`` inside the box; beyond
+it f only falls to -inf). Entries after the end are NaN.
+
 Gradient noise ``sigma * xi``, ``xi ~ N(0, I)``, mimics mini-batch gradients. Its stream depends only on the seed
 and the start, so every optimiser and learning rate sees the same noise (common random numbers: differences
 between runs come from the optimisers, not from luck).
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -214,7 +219,8 @@ def _run_batched(
             for k, leaf in enumerate(leaves):
                 leaf.grad.add_(xi if rows else xi[k % n_start])
         opt.step()
-    trajectories = rec.split(n_lr, n_start, evaluations=steps + 1)
+    ends = rec.finish(land)
+    trajectories = rec.split(n_lr, n_start, evaluations=[e + 1 for e in ends])
     return trajectories, [_hyper(g) for g in opt.param_groups]
 
 
@@ -266,24 +272,33 @@ def _one_run(
         if st["first"]:
             rec.record(st["t"], x[None], v[None], x.grad[None])
             st["first"] = False
+            if rec.ended(land, st["t"]):
+                raise _Ended
         if noise > 0:
             x.grad.add_(noise * torch.randn(noise_shape, generator=gen, dtype=torch.float64)[j])
         return v
 
     still = 0  # consecutive steps that left x unchanged
-    for t in range(steps):
-        st["t"], st["first"] = t, True
-        before, evals = x.detach().clone(), st["evals"]
-        opt.step(closure)
-        still = still + 1 if torch.equal(before, x.detach()) else 0
-        if stop_at_rest and noise == 0 and still >= 2 and _rests_when_still(opt):
-            # every later step repeats this one exactly: same point, same number of evaluations
-            rec.repeat(t, steps)
-            return rec.split(1, 1, evaluations=st["evals"] + (steps - t - 1) * (st["evals"] - evals) + 1)[0][0]
-    st["t"], st["first"] = steps, True
-    with torch.enable_grad():
-        closure()
-    return rec.split(1, 1, evaluations=st["evals"])[0][0]
+    try:
+        for t in range(steps):
+            st["t"], st["first"] = t, True
+            before, evals = x.detach().clone(), st["evals"]
+            opt.step(closure)
+            still = still + 1 if torch.equal(before, x.detach()) else 0
+            if stop_at_rest and noise == 0 and still >= 2 and _rests_when_still(opt):
+                # every later step repeats this one exactly: same point, same number of evaluations
+                rec.repeat(t, steps)
+                return rec.split(1, 1, [st["evals"] + (steps - t - 1) * (st["evals"] - evals) + 1])[0][0]
+        st["t"], st["first"] = steps, True
+        with torch.enable_grad():
+            closure()
+    except _Ended:
+        rec.finish(land)
+    return rec.split(1, 1, [st["evals"]])[0][0]
+
+
+class _Ended(Exception):
+    """Raised from a closure when the run has ended (diverged, or escaped a landscape unbounded below)."""
 
 
 def _rests_when_still(opt: torch.optim.Optimizer) -> bool:
@@ -299,9 +314,9 @@ class _Recorder:
     """Preallocated (steps + 1) x runs buffers, filled in place each step."""
 
     def __init__(self, steps: int, runs: int, dim: int) -> None:
-        self.path = torch.empty(steps + 1, runs, dim, dtype=torch.float64)
-        self.values = torch.empty(steps + 1, runs, dtype=torch.float64)
-        self.grad_norms = torch.empty(steps + 1, runs, dtype=torch.float64)
+        self.path = torch.full((steps + 1, runs, dim), math.nan, dtype=torch.float64)
+        self.values = torch.full((steps + 1, runs), math.nan, dtype=torch.float64)
+        self.grad_norms = torch.full((steps + 1, runs), math.nan, dtype=torch.float64)
 
     def record(self, t: int, points: Tensor, values: Tensor, grads: Tensor) -> None:
         with torch.no_grad():
@@ -315,7 +330,24 @@ class _Recorder:
         self.values[t + 1 :] = self.values[t]
         self.grad_norms[t + 1 :] = self.grad_norms[t]
 
-    def split(self, n_lr: int, n_start: int, evaluations: int) -> list[list[Trajectory]]:
+    def ended(self, land: Landscape, t: int) -> bool:
+        """Whether every run has ended at entry t (single runs: whether the run ends there)."""
+        v, p = self.values[t].numpy(), self.path[t].numpy()
+        return bool(np.all(~np.isfinite(v) | land.escaped(v, p)))
+
+    def finish(self, land: Landscape) -> list[int]:
+        """End each run at its first non-finite value or escape: later entries become NaN. Returns the ends."""
+        v, p = self.values.numpy(), self.path.numpy()
+        with np.errstate(invalid="ignore"):
+            stop = ~np.isfinite(v) | land.escaped(v, p)
+        ends = [int(np.argmax(col)) if col.any() else len(v) - 1 for col in stop.T]
+        for r, e in enumerate(ends):
+            self.path[e + 1 :, r] = math.nan
+            self.values[e + 1 :, r] = math.nan
+            self.grad_norms[e + 1 :, r] = math.nan
+        return ends
+
+    def split(self, n_lr: int, n_start: int, evaluations: Sequence[int]) -> list[list[Trajectory]]:
         path, values, norms = self.path.numpy(), self.values.numpy(), self.grad_norms.numpy()
         return [
             [
@@ -323,7 +355,7 @@ class _Recorder:
                     path[:, i * n_start + j].copy(),
                     values[:, i * n_start + j].copy(),
                     norms[:, i * n_start + j].copy(),
-                    evaluations,
+                    evaluations[i * n_start + j],
                 )
                 for j in range(n_start)
             ]

@@ -178,17 +178,18 @@ def paths_figure(
     """Every optimiser's path on the contour map: tuned learning rate beside the default one."""
     land = result.landscape
     panels = shown_panels(result, start)
-    size = size or (780 * len(panels), round(700 * panel_ratio(land)) + 230)
+    rows = -(-max(len(recs) for _, recs in panels) // 2)  # legend rows under each panel
+    size = size or (780 * len(panels), round(700 * panel_ratio(land)) + 170 + 24 * rows)
     fig = figure(size)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (title, recs) in zip(axes, panels, strict=True):
+    # a subfigure per panel, so that the layout engine makes room for the legend below each map
+    for sub, (title, recs) in zip(fig.subfigures(1, len(panels), squeeze=False)[0], panels, strict=True):
+        ax = sub.subplots()
         draw_terrain(ax, land, surface)
         for k, rec in enumerate(recs):
             draw_path(ax, land, rec, style.color(rec.optimizer, k), run_label(rec))
         ax.set_title(title, fontsize=style.FONT_SIZE + 1)
-        ax.legend(
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.1),
+        sub.legend(
+            loc="outside lower center",
             ncol=2,
             fontsize=style.FONT_SIZE - 1,
             frameon=False,

@@ -140,6 +140,14 @@ class Landscape(Problem):
             z = self.values(torch.stack([gx, gy], dim=-1))
         return xs.numpy(), ys.numpy(), z.numpy()
 
+    def escaped(self, values: np.ndarray, points: np.ndarray) -> np.ndarray:
+        """Which entries have escaped: ``f <= escape`` at a point inside the box (always False when bounded)."""
+        if self.escape is None:
+            return np.zeros(np.shape(values), dtype=bool)
+        with np.errstate(invalid="ignore"):
+            inside = np.all((points >= self.lows) & (points <= self.highs), axis=-1)
+            return (values <= self.escape) & inside
+
     def landmarks(self) -> list[Landmark]:
         """Global minima, then local minima, then saddle points."""
         marks = [Landmark("global minimum", _tuple(p), float(self.f_star)) for p in self.minimizers]
