@@ -386,7 +386,8 @@ def overview_figure(
         frameon=False,
     )
     fig.suptitle(
-        "Optimisers on test landscapes, each at its tuned learning rate",
+        "Optimisers on test landscapes, each at its "
+        + ("tuned learning rate" if shown[0][0].tuning else "best given learning rate"),
         fontsize=style.FONT_SIZE + 4,
         fontweight="bold",
     )
