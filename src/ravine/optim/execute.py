@@ -197,6 +197,7 @@ def _run_fused(optimizer: Any, seg: Segment, b: Batch, reductions: dict[int, dic
         return mask
     wait = optimizer.fused is True
     batches: dict[tuple, list[int]] = {}
+    group_keys: dict[int, tuple] = {}
     for i, (p, g, st, group) in enumerate(zip(b.params, b.grads, b.states, b.groups, strict=True)):
         if not fusable(p, g, st):
             if wait:
@@ -205,7 +206,10 @@ def _run_fused(optimizer: Any, seg: Segment, b: Batch, reductions: dict[int, dic
                     f"{p.device} (contiguous: {p.is_contiguous()}); use fused=None to fall back per tensor"
                 )
             continue
-        key = optimizer._structure_key(group, p.dtype, st)
+        gk = group_keys.get(id(group))
+        if gk is None:
+            gk = group_keys[id(group)] = optimizer._group_key(group)
+        key = optimizer._structure_key(group, p.dtype, st, gk)
         batches.setdefault(key, []).append(i)
     for key, idx in batches.items():
         group0 = b.groups[idx[0]]

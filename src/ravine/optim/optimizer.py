@@ -128,9 +128,11 @@ class Optimizer(torch.optim.Optimizer):
         fixed = tuple(sorted((k, v) for k, v in group.items() if isinstance(v, (bool, str)) or v is None))
         return (fixed, tuple(sorted(self.rule.flags(group).items())), self.rule.state_keys(group))
 
-    def _structure_key(self, group: Mapping[str, Any], dtype: torch.dtype, state: Mapping[str, Tensor]) -> tuple:
+    def _structure_key(
+        self, group: Mapping[str, Any], dtype: torch.dtype, state: Mapping[str, Tensor], group_key: tuple | None = None
+    ) -> tuple:
         scalars = tuple(sorted((k, state[k].dtype) for k in self._scalar_keys() if k in state))
-        return (self._group_key(group), dtype, scalars)
+        return (group_key if group_key is not None else self._group_key(group), dtype, scalars)
 
     def _scalar_keys(self) -> tuple[str, ...]:
         return ("step", *self.rule.scalar_state_names)
