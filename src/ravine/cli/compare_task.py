@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ravine.lab.data import DataError
-from ravine.lab.tasks import TASKS, Event, Protocol, RunFailed, RunStore, compare
+from ravine.lab.tasks import TASKS, Event, Protocol, RunFailed, RunStore, Task, TaskData, compare
 from ravine.report import task_plots
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -79,34 +79,45 @@ def run(
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
             raise ValueError(f"--workers must be an integer >= 1, got {workers!r}")
     except ValueError as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False)
-        return EXIT_USAGE
+        return _error(console, e, EXIT_USAGE)
+    try:
+        data = _load(the_task, data_dir, console)
+    except DataError as e:
+        return _error(console, e, EXIT_FAILED)
     out_dir = Path(out) if out is not None else Path(f"ravine-{the_task.name}")
     store = RunStore(out_dir / "runs.jsonl")
     if len(store):
-        console.print(f"resuming: {len(store)} finished runs in {store.path}", highlight=False)
+        console.print(f"resuming: {len(store)} finished runs in {store.path}", highlight=False, soft_wrap=True)
     try:
         with _Display(console) as display:
-            data = the_task.load(data_dir)
             results = compare(
                 the_task, protocol, store, data=data, data_dir=data_dir, workers=workers, on_event=display
             )
-    except DataError as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False)
-        return EXIT_FAILED
-    except RunFailed as e:
-        console.print(f"[red]error:[/red] {e}", highlight=False)
-        return EXIT_FAILED
+    except (DataError, RunFailed) as e:
+        return _error(console, e, EXIT_FAILED)
     except KeyboardInterrupt:
         console.print(
             f"interrupted: {len(store)} finished runs are saved in {store.path}; run the same command to resume",
             highlight=False,
+            soft_wrap=True,
         )
         return EXIT_INTERRUPTED
     write(results, out_dir)
     console.print(table(results))
     console.print(f"results, runs and figures in {out_dir}/ (compared in {results['wall_s']:.1f} s)", highlight=False)
     return EXIT_OK
+
+
+def _error(console: Console, e: Exception, code: int) -> int:
+    console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+    return code
+
+
+def _load(task: Task, data_dir: str | os.PathLike | None, console: Console) -> TaskData:
+    if not console.is_terminal:
+        return task.load(data_dir)
+    with console.status(f"loading the data of {task.name} (a bag of words is built once, then cached)"):
+        return task.load(data_dir)
 
 
 def write(results: dict[str, Any], out_dir: Path) -> None:

@@ -93,110 +93,124 @@ def run(task: Task, data: TaskData, spec: RunSpec, progress: Progress | None = N
         training objective since the previous point) and the metrics of :data:`METRICS` at each evaluation.
     """
     with torch_threads(spec.threads):
-        return _run(task, data, spec, progress)
+        r = _Run(task, data, spec)
+        r.train(progress)
+        return r.record()
 
 
-def _run(task: Task, data: TaskData, spec: RunSpec, progress: Progress | None) -> dict[str, Any]:
-    wall0 = time.perf_counter()
-    torch.manual_seed(stream_seed(spec.seed, _STREAM_INIT))
-    model = task.model()
-    model.train()
-    optimizer = registry.build(spec.optimizer, model.parameters(), lr=spec.lr)
-    order = torch.Generator().manual_seed(stream_seed(spec.seed, _STREAM_ORDER))
-    n = len(data.train)
-    batch = n if spec.batch_size is None else min(spec.batch_size, n)
-    per_epoch = math.ceil(n / batch)
-    total = spec.epochs * per_epoch
-    schedule = schedules.build(spec.schedule, spec.lr, total)
-    doctor = doctors.attach(model, optimizer)
-    train_eval = train_eval_part(data)
-    at = eval_steps(total, task.evals)
-    curve: dict[str, list] = {k: [] for k in ("step", "epoch", "lr", "batch_loss", *METRICS)}
-    state = {"train_s": 0.0, "reached_step": None, "reached_s": None, "diverged_step": None, "last_lr": spec.lr}
-    batch_sum, batch_count = 0.0, 0
+class _Run:
+    """The state of one run between evaluations; :meth:`train` runs it, :meth:`record` reports it."""
 
-    def record(step: int) -> bool:
-        """Evaluate at ``step``; False if the run diverged."""
-        nonlocal batch_sum, batch_count
-        values = dict(zip(("train_loss", "train_acc"), evaluate(model, task, train_eval), strict=True))
-        values |= dict(zip(("val_loss", "val_acc"), evaluate(model, task, data.val), strict=True))
-        values |= dict(zip(("test_loss", "test_acc"), evaluate(model, task, data.test), strict=True))
-        curve["step"].append(step)
-        curve["epoch"].append(step / per_epoch)
-        curve["lr"].append(state["last_lr"])
-        curve["batch_loss"].append(batch_sum / batch_count if batch_count else None)
+    def __init__(self, task: Task, data: TaskData, spec: RunSpec) -> None:
+        self.wall0 = time.perf_counter()
+        self.task, self.data, self.spec = task, data, spec
+        torch.manual_seed(stream_seed(spec.seed, _STREAM_INIT))
+        self.model = task.model()
+        self.model.train()
+        self.optimizer = registry.build(spec.optimizer, self.model.parameters(), lr=spec.lr)
+        self.order = torch.Generator().manual_seed(stream_seed(spec.seed, _STREAM_ORDER))
+        n = len(data.train)
+        self.batch = n if spec.batch_size is None else min(spec.batch_size, n)
+        self.per_epoch = math.ceil(n / self.batch)
+        self.total = spec.epochs * self.per_epoch
+        self.schedule = schedules.build(spec.schedule, spec.lr, self.total)
+        self.doctor = doctors.attach(self.model, self.optimizer)
+        self.train_eval = train_eval_part(data)
+        self.at = set(eval_steps(self.total, task.evals))
+        self.curve: dict[str, list] = {k: [] for k in ("step", "epoch", "lr", "batch_loss", *METRICS)}
+        self.step, self.lr, self.train_s = 0, spec.lr, 0.0
+        self.batch_losses: list[float] = []
+        self.reached: tuple[int, float] | None = None
+        self.diverged_step: int | None = None
+
+    def train(self, progress: Progress | None) -> None:
+        """Epochs of shuffled mini-batches until the budget is spent or the run diverges."""
+        ok = self.evaluate()
+        last_report = time.perf_counter()
+        while ok and self.step < self.total:
+            perm = torch.randperm(len(self.data.train), generator=self.order)
+            for b in range(self.per_epoch):
+                value = self.update(perm[b * self.batch : (b + 1) * self.batch])
+                ok = math.isfinite(value) and (self.step not in self.at or self.evaluate())
+                if not ok:
+                    self.diverged_step = self.step
+                    if self.curve["step"][-1] != self.step:
+                        self.evaluate()
+                    break
+                if progress is not None and time.perf_counter() - last_report > 0.5:
+                    progress(self.step, self.total)
+                    last_report = time.perf_counter()
+        if progress is not None:
+            progress(self.step, self.total)
+
+    def update(self, idx: torch.Tensor) -> float:
+        """One optimiser step on the examples ``idx``; returns the training objective before the step."""
+        t0 = time.perf_counter()
+        if self.schedule is not None:
+            self.lr = float(self.schedule(self.step))
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr
+        x, y = self.data.train.batch(idx)
+        self.optimizer.zero_grad(set_to_none=True)
+        objective = self.task.head.loss(self.model(x), y) / len(idx)
+        penalty = l2_penalty(self.model, self.task.l2)
+        if penalty is not None:
+            objective = objective + penalty
+        objective.backward()
+        self.doctor.after_backward(objective.detach())
+        self.optimizer.step()
+        self.doctor.after_step()
+        self.step += 1
+        value = float(objective.detach())
+        self.train_s += time.perf_counter() - t0
+        self.batch_losses.append(value)
+        return value
+
+    def evaluate(self) -> bool:
+        """Measure every metric at the current step; False if the run has diverged."""
+        values = dict(zip(("train_loss", "train_acc"), evaluate(self.model, self.task, self.train_eval), strict=True))
+        values |= dict(zip(("val_loss", "val_acc"), evaluate(self.model, self.task, self.data.val), strict=True))
+        values |= dict(zip(("test_loss", "test_acc"), evaluate(self.model, self.task, self.data.test), strict=True))
+        c = self.curve
+        c["step"].append(self.step)
+        c["epoch"].append(self.step / self.per_epoch)
+        c["lr"].append(self.lr)
+        c["batch_loss"].append(math.fsum(self.batch_losses) / len(self.batch_losses) if self.batch_losses else None)
         for k in METRICS:
-            curve[k].append(values[k])
-        batch_sum, batch_count = 0.0, 0
-        doctor.on_eval(
+            c[k].append(values[k])
+        self.batch_losses = []
+        self.doctor.on_eval(
             train={"loss": values["train_loss"], "acc": values["train_acc"]},
             val={"loss": values["val_loss"], "acc": values["val_acc"]},
         )
-        if state["reached_step"] is None and task.target.reached(values[task.target.metric]):
-            state["reached_step"], state["reached_s"] = step, state["train_s"]
-        initial = curve["train_loss"][0]
-        loss = values["train_loss"]
+        if self.reached is None and self.task.target.reached(values[self.task.target.metric]):
+            self.reached = (self.step, self.train_s)
+        initial, loss = c["train_loss"][0], values["train_loss"]
         return loss is not None and not (initial is not None and loss > DIVERGENCE_FACTOR * initial)
 
-    ok = record(0)
-    step, last_report = 0, time.perf_counter()
-    while ok and step < total:
-        perm = torch.randperm(n, generator=order)
-        for b in range(per_epoch):
-            t0 = time.perf_counter()
-            if schedule is not None:
-                state["last_lr"] = float(schedule(step))
-                for group in optimizer.param_groups:
-                    group["lr"] = state["last_lr"]
-            x, y = data.train.batch(perm[b * batch : (b + 1) * batch])
-            optimizer.zero_grad(set_to_none=True)
-            objective = task.head.loss(model(x), y) / len(perm[b * batch : (b + 1) * batch])
-            penalty = l2_penalty(model, task.l2)
-            if penalty is not None:
-                objective = objective + penalty
-            objective.backward()
-            doctor.after_backward(objective.detach())
-            optimizer.step()
-            doctor.after_step()
-            step += 1
-            value = float(objective.detach())
-            state["train_s"] += time.perf_counter() - t0
-            batch_sum, batch_count = batch_sum + value, batch_count + 1
-            if not math.isfinite(value):
-                ok = False
-            elif step in at:
-                ok = record(step)
-            if not ok:
-                state["diverged_step"] = step
-                if curve["step"][-1] != step:
-                    record(step)
-                break
-            if progress is not None and time.perf_counter() - last_report > 0.5:
-                progress(step, total)
-                last_report = time.perf_counter()
-    if progress is not None:
-        progress(step, total)
-    return {
-        "format": FORMAT,
-        "key": spec.key(),
-        "spec": spec.to_dict(),
-        "curve": {k: [doctors.jsonable(v) for v in vs] for k, vs in curve.items()},
-        "final": {k: doctors.jsonable(curve[k][-1]) for k in METRICS},
-        "diverged": state["diverged_step"] is not None,
-        "diverged_step": state["diverged_step"],
-        "target": {
-            "metric": task.target.metric,
-            "value": task.target.value,
-            "reached_step": state["reached_step"],
-            "reached_s": state["reached_s"],
-        },
-        "steps": step,
-        "steps_per_epoch": per_epoch,
-        "sizes": data.sizes(),
-        "wall_s": time.perf_counter() - wall0,
-        "train_s": state["train_s"],
-        "findings": doctor.findings(),
-        "torch": torch.__version__,
-        "ravine": ravine.__version__,
-        "torch_threads": torch.get_num_threads(),
-    }
+    def record(self) -> dict[str, Any]:
+        """The finished run as a JSON-able record."""
+        return {
+            "format": FORMAT,
+            "key": self.spec.key(),
+            "spec": self.spec.to_dict(),
+            "curve": {k: [doctors.jsonable(v) for v in vs] for k, vs in self.curve.items()},
+            "final": {k: doctors.jsonable(self.curve[k][-1]) for k in METRICS},
+            "diverged": self.diverged_step is not None,
+            "diverged_step": self.diverged_step,
+            "target": {
+                "metric": self.task.target.metric,
+                "value": self.task.target.value,
+                "reached_step": None if self.reached is None else self.reached[0],
+                "reached_s": None if self.reached is None else self.reached[1],
+            },
+            "steps": self.step,
+            "steps_per_epoch": self.per_epoch,
+            "sizes": self.data.sizes(),
+            "wall_s": time.perf_counter() - self.wall0,
+            "train_s": self.train_s,
+            "findings": self.doctor.findings(),
+            "torch": torch.__version__,
+            "ravine": ravine.__version__,
+            "torch_threads": torch.get_num_threads(),
+        }
