@@ -38,6 +38,7 @@ def test_plan_grid_seeds_and_defaults(reference: tuple[dict, list[Event]]) -> No
         grid = [r for r in res["runs"] if r["spec"]["optimizer"] == row["optimizer"] and r["spec"]["seed"] == 0]
         assert row["chosen_lr"] == choose_lr(QUAD, grid)
         assert row["tuned"]["seeds"] == [1, 2] and row["default"]["lr"] == 1e-3
+        assert row["chosen_at_edge"] == (row["chosen_lr"] in (0.003, 1.0))
     sgd = next(r for r in res["summary"] if r["optimizer"] == "sgd")
     assert [g["diverged"] for g in sgd["grid"]] == [False, False, True]  # lr 1 > 2 / lambda_max
     assert json.loads(json.dumps(res, allow_nan=False)) == res

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -123,8 +122,8 @@ def _load(task: Task, data_dir: str | os.PathLike | None, console: Console) -> T
 def write(results: dict[str, Any], out_dir: Path) -> None:
     """``results.json`` (written atomically), ``learning_curves.png`` and ``lr_sensitivity.png``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
+    tmp = out_dir / f".results-{os.getpid()}.json"
+    with open(tmp, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, allow_nan=False)
     os.replace(tmp, out_dir / "results.json")
     task_plots.save(task_plots.learning_curves(results), out_dir / "learning_curves.png")
@@ -144,7 +143,7 @@ def table(results: dict[str, Any]) -> Table:
         pad_edge=False,
         caption=f"mean±sd over {results['protocol']['seeds']} seeds · to target: mean steps until "
         f"{target['metric']} {'>=' if acc else '<='} {target['value']:g} (runs that got there), and seconds · "
-        "div.: diverged grid runs · doctor n/a: not installed",
+        "div.: diverged grid runs · *: best rate at the edge of the grid · doctor n/a: not installed",
         caption_justify="left",
     )
     for col in ("#", "optimizer", "lr", name, "to target", "s", "div.", "doctor"):
@@ -160,7 +159,7 @@ def table(results: dict[str, Any]) -> Table:
             t.add_row(
                 str(row["rank"]) if i == 0 else "",
                 row["optimizer"] if i == 0 else f"  {what}",
-                "-" if lr is None else f"{lr:g}",
+                "-" if lr is None else f"{lr:g}" + ("*" if what == "tuned" and row["chosen_at_edge"] else ""),
                 _pm(agg["final"][metric], scale) if agg else "diverged" if what == "tuned" else "-",
                 f"{_mean(reach['steps'], '{:.0f}')} ({reach['reached']}/{reach['of']})" if reach else "-",
                 _mean(reach["seconds"], "{:.1f}") if reach else "-",

@@ -1,7 +1,8 @@
 """Figures of a task comparison, drawn from its results document (``results.json``); nothing is computed here.
 
 * :func:`learning_curves` -- train loss, validation and test metric against epochs: the tuned rate's mean over
-  seeds with its min-max band (solid), the default rate's mean (dashed).
+  seeds with its min-max band (solid), the default rate's mean (dashed); the y axes show the range of the last
+  three quarters of the run, where optimisers differ.
 * :func:`lr_sensitivity` -- final validation metric against the learning rate for every optimiser (tuning seed),
   with the chosen rate ringed, the default rate marked, and diverged runs as crosses on the bottom edge.
 """
@@ -13,7 +14,7 @@ from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, LogFormatter
 from matplotlib.transforms import blended_transform_factory
 
 from ravine.report.style import DPI, FONT_SIZE, color
@@ -66,6 +67,7 @@ def learning_curves(results: dict[str, Any]) -> Figure:
         ax.grid(True, alpha=0.3)
         if m.endswith("loss"):
             _log_y(ax)
+        _zoom(ax, results, m)
         _font(ax)
     fig.suptitle(
         _title(results, "tuned rate (solid, band = min-max over seeds), default rate (dashed)"), fontsize=FONT_SIZE
@@ -119,12 +121,37 @@ def save(fig: Figure, path: str | os.PathLike) -> None:
     fig.savefig(path)
 
 
+def _zoom(ax: Any, results: dict[str, Any], metric: str) -> None:
+    """The y range of the curves after a quarter of the run, so that the differences between optimisers are
+    visible rather than the first drop from the initial loss; earlier points may leave the axes."""
+    later = [
+        v
+        for row in results["summary"]
+        for part in ("tuned", "default")
+        if row[part] is not None
+        for v in row[part]["curve"][metric]["mean"][len(row[part]["curve"][metric]["mean"]) // 4 :]
+        if v is not None
+    ]
+    if not later:
+        return
+    lo, hi = min(later), max(later)
+    if ax.get_yscale() == "log" and lo > 0:
+        pad = (hi / lo) ** 0.08 if hi > lo else 1.05
+        ax.set_ylim(lo / pad, hi * pad)
+    else:
+        pad = 0.08 * (hi - lo) or 0.01
+        ax.set_ylim(lo - pad, min(1.0, hi + pad) if metric.endswith("acc") else hi + pad)
+    ax.set_ylabel(_LABELS[metric] + " (zoomed)")
+
+
 def _log_y(ax: Any) -> None:
-    """Log scale with plain-number labels (0.3, 0.5, 1, 2) instead of powers of ten with mantissas."""
+    """Log scale labelled with plain numbers (0.3, 0.4, 1, 2), minor ticks labelled when the range is short."""
     ax.set_yscale("log")
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.yaxis.set_major_formatter(plain)
-    ax.yaxis.set_minor_formatter(plain)
+    minor = LogFormatter(labelOnlyBase=False, minor_thresholds=(2, 0.5))  # decides which minor ticks get labels
+    minor.set_axis(ax.yaxis)
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, pos: f"{v:g}" if minor(v, pos) else ""))
 
 
 def _nan(values: list[float | None]) -> list[float]:
@@ -132,6 +159,6 @@ def _nan(values: list[float | None]) -> list[float]:
 
 
 def _font(ax: Any) -> None:
-    ax.tick_params(labelsize=FONT_SIZE - 1)
+    ax.tick_params(which="both", labelsize=FONT_SIZE - 1)
     ax.xaxis.label.set_size(FONT_SIZE)
     ax.yaxis.label.set_size(FONT_SIZE)

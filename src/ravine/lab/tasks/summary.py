@@ -93,6 +93,10 @@ def summarize(task: Task, protocol: Protocol, runs: dict[str, Record]) -> list[d
             {
                 "optimizer": opt,
                 "chosen_lr": lr,
+                # A best rate at the end of the grid may not be the best rate at all: widen the grid.
+                "chosen_at_edge": lr is not None
+                and len(grid) > 1
+                and lr in (min(protocol.lr_grid), max(protocol.lr_grid)),
                 "default_lr": default_lr(opt),
                 "grid": [
                     {
