@@ -33,20 +33,18 @@ def quick(shared_data: Path, full: bool, tmp_path_factory: pytest.TempPathFactor
         mp.setenv("RAVINE_CACHE", str(tmp_path_factory.getbasetemp() / "ravine-cache"))
         for task in tasks:
             console, buf = _console()
-            code = run(
-                task,
-                optimizers="nesterov,adam",
-                epochs=3 if full else 1,
-                seeds=2,
-                batch_size=64,
-                lr_grid="0.01,0.1,30",
-                workers=2,
-                data_dir=shared_data,
-                out=out / task,
-                console=console,
-                subset=5000 if full else 800,
-            )
-            results[task] = {"code": code, "out": out / task, "text": buf.getvalue()}
+            kwargs = {
+                "optimizers": "nesterov,adam",
+                "epochs": 3 if full else 1,
+                "seeds": 2,
+                "batch_size": 64,
+                "lr_grid": "0.01,0.1,30",
+                "data_dir": shared_data,
+                "out": out / task,
+                "subset": 5000 if full else 800,
+            }
+            code = run(task, workers=2, console=console, **kwargs)
+            results[task] = {"code": code, "out": out / task, "text": buf.getvalue(), "kwargs": kwargs}
     return results
 
 
@@ -68,22 +66,11 @@ def test_quick_comparison_end_to_end(quick: dict) -> None:
         assert nesterov["grid"][-1]["diverged"]  # lr 30 on logistic regression
 
 
-def test_rerun_resumes_from_the_stored_runs(quick: dict, shared_data: Path) -> None:
+def test_rerun_resumes_from_the_stored_runs(quick: dict) -> None:
     r = quick["mnist-logreg"]
     before = json.loads((r["out"] / "results.json").read_text())
     console, buf = _console()
-    code = run(
-        "mnist-logreg",
-        optimizers="nesterov,adam",
-        epochs=1,
-        seeds=2,
-        batch_size=64,
-        lr_grid="0.01,0.1,30",
-        data_dir=shared_data,
-        out=r["out"],
-        console=console,
-        subset=800,
-    )
+    code = run("mnist-logreg", workers=1, console=console, **r["kwargs"])
     assert code == 0 and "resuming: 14 finished runs" in buf.getvalue()
     after = json.loads((r["out"] / "results.json").read_text())
     assert after["summary"] == before["summary"]
