@@ -78,6 +78,13 @@ def test_dropout_is_seeded_per_run(shared_data: Path) -> None:
     assert a["curve"] == b["curve"]
 
 
+@pytest.mark.parametrize(("batch_size", "steps_per_epoch"), [(None, 1), (1, 50), (16, 4), (128, 1)])
+def test_batch_regimes_full_single_and_mini_batch(quad: TaskData, batch_size: int | None, steps_per_epoch: int) -> None:
+    data = quad.subset(50)  # 50 training examples: GD takes 1 step per epoch, SGD 50, B=16 takes ceil(50/16) = 4
+    rec = run(QUAD, data, _spec(batch_size=batch_size, epochs=2))
+    assert rec["steps_per_epoch"] == steps_per_epoch and rec["steps"] == 2 * steps_per_epoch
+
+
 @pytest.mark.parametrize(("total", "evals", "expected"), [(10, 5, [0, 2, 4, 6, 8, 10]), (3, 20, [0, 1, 2, 3])])
 def test_eval_steps_are_evenly_spaced(total: int, evals: int, expected: list[int]) -> None:
     assert eval_steps(total, evals) == expected

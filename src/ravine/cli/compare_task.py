@@ -92,8 +92,12 @@ def run(
             results = compare(
                 the_task, protocol, store, data=data, data_dir=data_dir, workers=workers, on_event=display
             )
-    except (DataError, RunFailed) as e:
+    except DataError as e:
         return _error(console, e, EXIT_FAILED)
+    except RunFailed as e:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "error.log").write_text(e.details or str(e), encoding="utf-8")
+        return _error(console, f"{e} (traceback in {out_dir / 'error.log'})", EXIT_FAILED)
     except KeyboardInterrupt:
         console.print(
             f"interrupted: {len(store)} finished runs are saved in {store.path}; run the same command to resume",
@@ -107,7 +111,7 @@ def run(
     return EXIT_OK
 
 
-def _error(console: Console, e: Exception, code: int) -> int:
+def _error(console: Console, e: Exception | str, code: int) -> int:
     console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
     return code
 
@@ -194,9 +198,12 @@ def _findings(findings: list[dict[str, Any]] | None) -> str:
 
 
 class _Display:
-    """Progress bars: runs done / planned, and one bar per run in progress."""
+    """On a terminal, progress bars: runs done / planned, and one bar per run in progress. Elsewhere (logs, CI),
+    one line per finished run."""
 
     def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
         self.progress = Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -204,6 +211,7 @@ class _Display:
             TimeElapsedColumn(),
             console=console,
             transient=True,
+            disable=not self.live,
         )
         self.overall = self.progress.add_task("runs", total=None)
         self.active: dict[str, Any] = {}
@@ -216,6 +224,14 @@ class _Display:
         self.progress.__exit__(*exc)  # type: ignore[arg-type]
 
     def __call__(self, e: Event) -> None:
+        if not self.live:
+            if e.kind == "finish" and e.spec is not None and e.record is not None:
+                r = e.record
+                status = "diverged" if r["diverged"] else f"val {_final(r)}"
+                self.console.print(
+                    f"[{e.done}/{e.planned}] {e.spec.label()}: {status} ({r['wall_s']:.1f} s)", highlight=False
+                )
+            return
         self.progress.update(self.overall, completed=e.done, total=e.planned)
         if e.spec is None:
             return
@@ -226,6 +242,13 @@ class _Display:
             self.progress.update(self.active[key], completed=e.step, total=e.total or None)
         elif key in self.active:
             self.progress.remove_task(self.active.pop(key))
+
+
+def _final(record: dict[str, Any]) -> str:
+    acc, loss = record["final"]["val_acc"], record["final"]["val_loss"]
+    if acc is not None:
+        return f"acc {acc:.4f}"
+    return "loss -" if loss is None else f"loss {loss:.4g}"
 
 
 def _names(optimizers: str | Sequence[str]) -> list[str]:

@@ -34,7 +34,19 @@ RESULTS_FORMAT = "ravine.task-comparison/1"
 
 
 class RunFailed(RuntimeError):
-    """A run raised an exception or its worker process died; the message holds the run and the cause."""
+    """A run raised an exception or its worker process died.
+
+    ``str(e)`` is one line (the run and the exception); ``e.details`` holds the full traceback, if any.
+    """
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def _failure(what: str, trace: str) -> RunFailed:
+    lines = [line for line in trace.strip().splitlines() if line.strip()]
+    return RunFailed(f"{what}: {lines[-1].strip() if lines else 'unknown error'}", trace)
 
 
 @dataclass
@@ -103,7 +115,8 @@ def compare(
         task: the task.
         protocol: what to run; resolved against the task's defaults here.
         store: finished runs; new runs are appended to it as they finish.
-        data: the task's data (loaded here from ``data_dir`` if None; workers load their own).
+        data: the task's data, as ``task.load(data_dir)`` gives it (loaded here if None). Worker processes
+            (``workers`` > 1) load their own copy from ``data_dir``.
         data_dir: where the task's data files are.
         workers: worker processes (>= 1); 1 runs in this process.
         on_event: called with progress :class:`Event` s.
@@ -156,7 +169,7 @@ def _drive(plan: _Plan, executor: _Inline | _Pool, emit: Callable[[Event], None]
         for key, record, error in executor.poll(notify):
             spec = in_flight.pop(key)
             if error is not None:
-                raise RunFailed(f"run {spec.label()} failed:\n{error}")
+                raise _failure(f"run {spec.label()} failed", error)
             plan.store.add(record)
             cached = plan.add(plan.unlocked())
             emit(Event("finish", plan.done(), len(plan.planned), spec=spec, record=record))
@@ -169,9 +182,15 @@ Finished = tuple[str, "dict[str, Any] | None", "str | None"]
 
 def _run_one(task: Task, data: TaskData, spec: RunSpec, notify: Notify) -> Finished:
     key = spec.key()
-    notify("start", key, (0, 0))
+    started = False
+
+    def progress(step: int, total: int) -> None:
+        nonlocal started
+        notify("progress" if started else "start", key, (step, total))
+        started = True
+
     try:
-        record = train.run(task, data, spec, progress=lambda step, total: notify("progress", key, (step, total)))
+        record = train.run(task, data, spec, progress=progress)
     except Exception:
         return key, None, traceback.format_exc()
     return key, record, None
@@ -242,7 +261,7 @@ class _Pool:
                 self.running.pop(pid, None)
                 finished.append((key, None, payload))
             elif kind == "fatal":
-                raise RunFailed(f"worker process {pid} could not start:\n{payload}")
+                raise _failure(f"worker process {pid} could not start", payload)
             else:
                 self.running[pid] = key
                 notify(kind, key, payload)

@@ -26,7 +26,7 @@ from ravine.lab.tasks.base import Arrays, Task, TaskData, l2_penalty
 from ravine.lab.tasks.spec import FORMAT, RunSpec
 from ravine.optim import registry
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[int, int], None]  # (steps done, steps planned): at the start, every 0.5 s, at the end
 
 DIVERGENCE_FACTOR = 10.0  # an evaluation train loss above 10x the initial one counts as divergence
 EVAL_CHUNK = 2048
@@ -125,6 +125,8 @@ class _Run:
 
     def train(self, progress: Progress | None) -> None:
         """Epochs of shuffled mini-batches until the budget is spent or the run diverges."""
+        if progress is not None:
+            progress(0, self.total)
         ok = self.evaluate()
         last_report = time.perf_counter()
         while ok and self.step < self.total:
