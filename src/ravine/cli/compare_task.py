@@ -1,0 +1,296 @@
+"""``ravine compare TASK ...``: optimisers compared on a task (issue 7). The ``compare`` command calls :func:`run`.
+
+This module only parses the options, calls :func:`ravine.lab.tasks.compare`, and renders: progress bars while it
+runs, then ``results.json``, two figures and a ranked table. Bad input is one line on the console and a
+non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich import box
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ravine.lab.data import DataError
+from ravine.lab.tasks import TASKS, Event, Protocol, RunFailed, RunStore, Task, TaskData, compare
+from ravine.report import task_plots
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def run(
+    task: str,
+    *,
+    optimizers: str | Sequence[str],
+    epochs: int | None = None,
+    seeds: int = 3,
+    batch_size: int | str | None = None,
+    lr_grid: str | Sequence[float | str] | None = None,
+    schedule: str | None = None,
+    workers: int = 1,
+    data_dir: str | os.PathLike | None = None,
+    out: str | os.PathLike | None = None,
+    console: Console | None = None,
+    subset: int | None = None,
+) -> int:
+    """Compare ``optimizers`` on ``task`` and write the results to ``out``; returns the exit code.
+
+    Args:
+        task: a name from :data:`ravine.lab.tasks.TASKS`.
+        optimizers: names, as a sequence or one comma-separated string.
+        epochs: passes over the training data (default: the task's).
+        seeds: seeds for the chosen and the default learning rate (>= 1).
+        batch_size: ``"full"``, ``1`` or any positive size (default: the task's, 128).
+        lr_grid: learning rates (> 0), as a sequence or a comma-separated string (default: the task's grid).
+        schedule: a learning-rate schedule spec (``cosine``) applied to every optimiser, or None.
+        workers: worker processes (>= 1).
+        data_dir: directory holding the data sets (default: ``$RAVINE_DATA``, else the cache).
+        out: output directory (default ``./ravine-<task>``); rerunning with the same one resumes.
+        console: where to render (default: a new rich console).
+        subset: at most this many examples per split, for quick runs.
+
+    Returns:
+        0 on success, 1 if data or a run failed, 2 for bad input, 130 when interrupted.
+    """
+    console = console or Console()
+    try:
+        the_task = TASKS.get(task)
+        if the_task is None:
+            raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
+        if data_dir is not None and not Path(data_dir).expanduser().is_dir():
+            raise ValueError(f"--data-dir {data_dir} does not exist or is not a directory")
+        protocol = Protocol(
+            optimizers=tuple(_names(optimizers)),
+            lr_grid=None if lr_grid is None else tuple(_floats(lr_grid)),
+            seeds=_int("--seeds", seeds),
+            epochs=None if epochs is None else _int("--epochs", epochs),
+            batch_size=_batch(batch_size),
+            schedule=schedule,
+            subset=subset,
+        )
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ValueError(f"--workers must be an integer >= 1, got {workers!r}")
+    except ValueError as e:
+        return _error(console, e, EXIT_USAGE)
+    try:
+        data = _load(the_task, data_dir, console)
+    except DataError as e:
+        return _error(console, e, EXIT_FAILED)
+    out_dir = Path(out) if out is not None else Path(f"ravine-{the_task.name}")
+    store = RunStore(out_dir / "runs.jsonl")
+    if len(store):
+        console.print(f"resuming: {len(store)} finished runs in {store.path}", highlight=False, soft_wrap=True)
+    try:
+        with _Display(console) as display:
+            results = compare(
+                the_task, protocol, store, data=data, data_dir=data_dir, workers=workers, on_event=display
+            )
+    except DataError as e:
+        return _error(console, e, EXIT_FAILED)
+    except RunFailed as e:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "error.log").write_text(e.details or str(e), encoding="utf-8")
+        return _error(console, f"{e} (traceback in {out_dir / 'error.log'})", EXIT_FAILED)
+    except KeyboardInterrupt:
+        console.print(
+            f"interrupted: {len(store)} finished runs are saved in {store.path}; run the same command to resume",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return EXIT_INTERRUPTED
+    write(results, out_dir)
+    console.print(table(results))
+    console.print(f"results, runs and figures in {out_dir}/ (compared in {results['wall_s']:.1f} s)", highlight=False)
+    return EXIT_OK
+
+
+def _error(console: Console, e: Exception | str, code: int) -> int:
+    console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+    return code
+
+
+def _load(task: Task, data_dir: str | os.PathLike | None, console: Console) -> TaskData:
+    if not console.is_terminal:
+        return task.load(data_dir)
+    with console.status(f"loading the data of {task.name} (a bag of words is built once, then cached)"):
+        return task.load(data_dir)
+
+
+def write(results: dict[str, Any], out_dir: Path) -> None:
+    """``results.json`` (written atomically), ``learning_curves.png`` and ``lr_sensitivity.png``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / f".results-{os.getpid()}.json"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(results, f, indent=1, allow_nan=False)
+    os.replace(tmp, out_dir / "results.json")
+    task_plots.save(task_plots.learning_curves(results), out_dir / "learning_curves.png")
+    task_plots.save(task_plots.lr_sensitivity(results), out_dir / "lr_sensitivity.png")
+
+
+def table(results: dict[str, Any]) -> Table:
+    """The ranked terminal table: per optimiser its tuned rate and, below, its default rate."""
+    acc = results["task"]["target"]["metric"] == "val_acc"
+    metric, name = ("test_acc", "test acc %") if acc else ("test_loss", "test loss")
+    target = results["task"]["target"]
+    t = Table(
+        title=f"{results['task']['name']}: {results['task']['summary']}",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+        pad_edge=False,
+        caption=f"mean±sd over {results['protocol']['seeds']} seeds · to target: mean steps until "
+        f"{target['metric']} {'>=' if acc else '<='} {target['value']:g} (runs that got there), and seconds · "
+        "div.: diverged grid runs · *: best rate at the edge of the grid · doctor n/a: not installed",
+        caption_justify="left",
+    )
+    for col in ("#", "optimizer", "lr", name, "to target", "s", "div.", "doctor"):
+        t.add_column(col, justify="left" if col in ("optimizer", "doctor") else "right", no_wrap=col != "doctor")
+    scale = 100.0 if acc else 1.0
+    for row in results["summary"]:
+        grid = f"{sum(g['diverged'] for g in row['grid'])}/{len(row['grid'])}"
+        lines = [("tuned", row["tuned"], row["chosen_lr"])]
+        if results["protocol"]["defaults"]:
+            lines.append(("default", row["default"], row["default_lr"]))
+        for i, (what, agg, lr) in enumerate(lines):
+            reach = agg["target"] if agg else None
+            t.add_row(
+                str(row["rank"]) if i == 0 else "",
+                row["optimizer"] if i == 0 else f"  {what}",
+                "-" if lr is None else f"{lr:g}" + ("*" if what == "tuned" and row["chosen_at_edge"] else ""),
+                _pm(agg["final"][metric], scale) if agg else "diverged" if what == "tuned" else "-",
+                f"{_mean(reach['steps'], '{:.0f}')} ({reach['reached']}/{reach['of']})" if reach else "-",
+                _mean(reach["seconds"], "{:.1f}") if reach else "-",
+                grid if i == 0 else "",
+                _findings(agg["findings"] if agg else None),
+                end_section=i == len(lines) - 1,
+            )
+    return t
+
+
+def _pm(s: dict[str, Any], scale: float = 1.0) -> str:
+    if s["mean"] is None:
+        return "-"
+    mean = s["mean"] * scale
+    digits = 2 if scale != 1.0 or abs(mean) >= 10 else 4
+    return f"{mean:.{digits}f}" + ("" if s["sd"] is None else f"±{s['sd'] * scale:.{digits}f}")
+
+
+def _mean(s: dict[str, Any], fmt: str) -> str:
+    return "-" if s["mean"] is None else fmt.format(s["mean"])
+
+
+def _findings(findings: list[dict[str, Any]] | None) -> str:
+    if findings is None:
+        return "n/a"
+    if not findings:
+        return "none"
+    kinds: dict[str, int] = {}
+    for f in findings:
+        kinds[str(f.get("kind"))] = kinds.get(str(f.get("kind")), 0) + 1
+    return ", ".join(f"{k}×{n}" if n > 1 else k for k, n in kinds.items())
+
+
+class _Display:
+    """On a terminal, progress bars: runs done / planned, and one bar per run in progress. Elsewhere (logs, CI),
+    one line per finished run."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = console.is_terminal
+        self.progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=not self.live,
+        )
+        self.overall = self.progress.add_task("runs", total=None)
+        self.active: dict[str, Any] = {}
+
+    def __enter__(self) -> _Display:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)  # type: ignore[arg-type]
+
+    def __call__(self, e: Event) -> None:
+        if not self.live:
+            if e.kind == "finish" and e.spec is not None and e.record is not None:
+                r = e.record
+                status = "diverged" if r["diverged"] else f"val {_final(r)}"
+                self.console.print(
+                    f"[{e.done}/{e.planned}] {e.spec.label()}: {status} ({r['wall_s']:.1f} s)", highlight=False
+                )
+            return
+        self.progress.update(self.overall, completed=e.done, total=e.planned)
+        if e.spec is None:
+            return
+        key = e.spec.key()
+        if e.kind in ("start", "progress"):
+            if key not in self.active:
+                self.active[key] = self.progress.add_task(f"  {e.spec.label()}", total=None)
+            self.progress.update(self.active[key], completed=e.step, total=e.total or None)
+        elif key in self.active:
+            self.progress.remove_task(self.active.pop(key))
+
+
+def _final(record: dict[str, Any]) -> str:
+    acc, loss = record["final"]["val_acc"], record["final"]["val_loss"]
+    if acc is not None:
+        return f"acc {acc:.4f}"
+    return "loss -" if loss is None else f"loss {loss:.4g}"
+
+
+def _names(optimizers: str | Sequence[str]) -> list[str]:
+    items = [optimizers] if isinstance(optimizers, str) else list(optimizers)
+    names = [n.strip() for item in items for n in str(item).split(",") if n.strip()]
+    if not names:
+        raise ValueError("--optimizers needs at least one optimiser name")
+    return names
+
+
+def _floats(grid: str | Sequence[float | str]) -> list[float]:
+    items = grid.split(",") if isinstance(grid, str) else [x for g in grid for x in str(g).split(",")]
+    out = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        try:
+            out.append(float(item))
+        except ValueError:
+            raise ValueError(f"--lr-grid values must be numbers, got {item!r}") from None
+    if not out:
+        raise ValueError("--lr-grid needs at least one learning rate")
+    for lr in out:
+        if not lr > 0 or lr == float("inf"):
+            raise ValueError(f"--lr-grid values must be positive and finite, got {lr:g}")
+    return out
+
+
+def _int(flag: str, value: Any) -> int:
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{flag} must be an integer >= 1, got {value!r}") from None
+    if n < 1 or n != float(value):
+        raise ValueError(f"{flag} must be an integer >= 1, got {value!r}")
+    return n
+
+
+def _batch(value: int | str | None) -> int | str | None:
+    if value is None or value == "full":
+        return value
+    try:
+        return _int("--batch-size", value)
+    except ValueError:
+        raise ValueError(f"--batch-size must be 'full' or an integer >= 1, got {value!r}") from None

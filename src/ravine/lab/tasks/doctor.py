@@ -1,0 +1,80 @@
+"""Every task run goes through the training doctor (:mod:`ravine.diagnose`) when it is installed.
+
+The doctor watches the run through four calls -- ``after_backward(loss)``, ``after_step()``,
+``on_eval(train=..., val=...)`` and ``report()`` -- and its findings (kind, severity, first and last step,
+evidence, advice) are stored with the run. Without :mod:`ravine.diagnose` the findings are recorded as None
+("not examined"), never as an empty list ("nothing found").
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+FIELDS = ("kind", "severity", "first_step", "last_step", "evidence", "advice")
+
+
+class NoDoctor:
+    """Stands in when ravine.diagnose is not importable: every call does nothing, findings are None."""
+
+    def after_backward(self, loss: torch.Tensor) -> None:
+        pass
+
+    def after_step(self) -> None:
+        pass
+
+    def on_eval(self, train: dict[str, float | None], val: dict[str, float | None]) -> None:
+        pass
+
+    def findings(self) -> None:
+        return None
+
+
+class Examined:
+    """Wraps a ``ravine.diagnose.Doctor`` and turns its report into plain records."""
+
+    def __init__(self, doctor: Any) -> None:
+        self.doctor = doctor
+
+    def after_backward(self, loss: torch.Tensor) -> None:
+        self.doctor.after_backward(loss)
+
+    def after_step(self) -> None:
+        self.doctor.after_step()
+
+    def on_eval(self, train: dict[str, float | None], val: dict[str, float | None]) -> None:
+        self.doctor.on_eval(train=train, val=val)
+
+    def findings(self) -> list[dict[str, Any]]:
+        report = self.doctor.report()
+        return [{f: jsonable(getattr(x, f, None)) for f in FIELDS} for x in report.findings]
+
+
+def attach(model: nn.Module, optimizer: torch.optim.Optimizer) -> NoDoctor | Examined:
+    """A doctor for this run: ``ravine.diagnose.Doctor(model, optimizer)``, or :class:`NoDoctor`."""
+    try:
+        diagnose = importlib.import_module("ravine.diagnose")
+    except ImportError:
+        return NoDoctor()
+    return Examined(diagnose.Doctor(model, optimizer))
+
+
+def jsonable(v: Any) -> Any:
+    """``v`` as JSON-able data: tensors and numpy scalars become numbers, non-finite floats None."""
+    if isinstance(v, torch.Tensor):
+        v = v.item() if v.numel() == 1 else v.tolist()
+    if hasattr(v, "item") and not isinstance(v, (list, tuple, dict)):
+        v = v.item()
+    if isinstance(v, float):
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    if v is None or isinstance(v, (bool, int, str)):
+        return v
+    return str(v)

@@ -1,0 +1,192 @@
+"""``compare_task.run`` end to end on the real data (the CI-sized comparison; ``--full`` runs it larger), its
+outputs and resume, bad input as one line with a non-zero exit, and the figures drawn from the results."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import pytest
+import typer
+from PIL import Image
+from rich.console import Console
+from typer.testing import CliRunner
+
+from ravine.cli.compare_task import run
+from ravine.report import task_plots
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    buf = io.StringIO()
+    return Console(file=buf, width=200, color_system=None), buf
+
+
+@pytest.fixture(scope="module")
+def quick(shared_data: Path, full: bool, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A quick mnist-logreg comparison through ``run`` (and imdb-logreg with ``--full``)."""
+    out = tmp_path_factory.mktemp("compare")
+    results = {}
+    tasks = ["mnist-logreg", "imdb-logreg"] if full else ["mnist-logreg"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RAVINE_CACHE", str(tmp_path_factory.getbasetemp() / "ravine-cache"))
+        for task in tasks:
+            console, buf = _console()
+            kwargs = {
+                "optimizers": "nesterov,adam",
+                "epochs": 3 if full else 1,
+                "seeds": 2,
+                "batch_size": 64,
+                "lr_grid": "0.01,0.1,30",
+                "data_dir": shared_data,
+                "out": out / task,
+                "subset": 5000 if full else 800,
+            }
+            code = run(task, workers=2, console=console, **kwargs)
+            results[task] = {"code": code, "out": out / task, "text": buf.getvalue(), "kwargs": kwargs}
+    return results
+
+
+def test_quick_comparison_end_to_end(quick: dict) -> None:
+    for task, r in quick.items():
+        assert r["code"] == 0, r["text"]
+        res = json.loads((r["out"] / "results.json").read_text())
+        assert res["complete"] and res["task"]["name"] == task
+        assert res["protocol"]["batch_size"] == 64 and res["environment"]["workers"] == 2
+        assert len((r["out"] / "runs.jsonl").read_text().splitlines()) == len(res["runs"]) == 14
+        for name in ("learning_curves.png", "lr_sensitivity.png"):
+            with Image.open(r["out"] / name) as im:
+                assert im.format == "PNG" and im.width > 500
+        ranked = [row["optimizer"] for row in res["summary"]]
+        text = r["text"]
+        assert text.index(ranked[0]) < text.index(ranked[1])  # the table is in rank order
+        assert "div." in text
+        assert text.count("seed") >= len(res["runs"])  # outside a terminal: one line per finished run
+        nesterov = next(row for row in res["summary"] if row["optimizer"] == "nesterov")
+        assert nesterov["grid"][-1]["diverged"]  # lr 30 on logistic regression
+
+
+def test_rerun_resumes_from_the_stored_runs(quick: dict) -> None:
+    r = quick["mnist-logreg"]
+    before = json.loads((r["out"] / "results.json").read_text())
+    console, buf = _console()
+    code = run("mnist-logreg", workers=1, console=console, **r["kwargs"])
+    assert code == 0 and "resuming: 14 finished runs" in buf.getvalue()
+    after = json.loads((r["out"] / "results.json").read_text())
+    assert after["summary"] == before["summary"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"task": "cifar-resnet"}, "unknown task 'cifar-resnet'; known: mnist-logreg"),
+        ({"optimizers": "adam,lion"}, "unknown optimizer 'lion'"),
+        ({"optimizers": " , "}, "--optimizers needs at least one"),
+        ({"lr_grid": "1e-3,0"}, "--lr-grid values must be positive and finite, got 0"),
+        ({"lr_grid": "1e-3,-0.1"}, "--lr-grid values must be positive and finite, got -0.1"),
+        ({"lr_grid": "fast"}, "--lr-grid values must be numbers, got 'fast'"),
+        ({"lr_grid": "inf"}, "positive and finite"),
+        ({"data_dir": "/no/such/dir"}, "--data-dir /no/such/dir does not exist"),
+        ({"batch_size": "half"}, "--batch-size must be 'full' or an integer >= 1, got 'half'"),
+        ({"batch_size": 0}, "--batch-size must be 'full' or an integer >= 1"),
+        ({"epochs": 0}, "--epochs must be an integer >= 1, got 0"),
+        ({"seeds": "two"}, "--seeds must be an integer >= 1"),
+        ({"workers": 0}, "--workers must be an integer >= 1, got 0"),
+        ({"schedule": "warp"}, "unknown schedule 'warp'"),
+    ],
+)
+def test_bad_input_is_one_clear_line(tmp_path: Path, kwargs: dict, message: str) -> None:
+    console, buf = _console()
+    args = {"task": "quadratic-deep", "optimizers": "adam", "out": tmp_path / "o", "console": console, **kwargs}
+    code = run(args.pop("task"), **args)
+    text = buf.getvalue()
+    assert code == 2
+    assert text.count("\n") == 1 and text.startswith("error: ") and message in text
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
+    console, buf = _console()
+    code = run("mnist-logreg", optimizers="adam", data_dir=tmp_path, out=tmp_path / "o", console=console)
+    text = buf.getvalue()
+    assert code == 1 and text.count("\n") == 1
+    assert "MNIST not found" in text and "python -m ravine.lab.data download mnist" in text
+
+
+def test_a_failing_run_is_one_line_with_the_traceback_in_a_file(tmp_path: Path) -> None:
+    console, buf = _console()
+    code = run("quadratic-deep", optimizers="torch.LBFGS", lr_grid="0.1", epochs=1, out=tmp_path, console=console)
+    text = buf.getvalue()
+    assert code == 1 and text.startswith("error: ") and text.count("\n") == 1
+    assert "torch.LBFGS lr=0.1 seed 0 failed: TypeError" in text
+    assert "Traceback" in (tmp_path / "error.log").read_text()
+
+
+def _app() -> typer.Typer:
+    """A tiny stand-in for ``ravine compare``, passing the documented options through."""
+    app = typer.Typer()
+
+    @app.command()
+    def compare(
+        task: str,
+        optimizers: Annotated[str, typer.Option()],
+        epochs: Annotated[Optional[int], typer.Option()] = None,  # noqa: UP045 - typer needs Optional here
+        seeds: int = 3,
+        batch_size: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+        lr_grid: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+        schedule: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
+        workers: int = 1,
+        data_dir: Annotated[Optional[Path], typer.Option()] = None,  # noqa: UP045
+        out: Annotated[Optional[Path], typer.Option()] = None,  # noqa: UP045
+    ) -> None:
+        code = run(
+            task,
+            optimizers=optimizers,
+            epochs=epochs,
+            seeds=seeds,
+            batch_size=batch_size,
+            lr_grid=lr_grid,
+            schedule=schedule,
+            workers=workers,
+            data_dir=data_dir,
+            out=out,
+            console=Console(width=200, color_system=None),
+        )
+        raise typer.Exit(code)
+
+    return app
+
+
+def test_through_a_typer_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    args = ["quadratic-deep", "--optimizers", "sgd,adam", "--epochs", "1", "--seeds", "1", "--batch-size", "full"]
+    ok = runner.invoke(_app(), [*args, "--lr-grid", "0.001,0.01", "--out", str(tmp_path / "o")])
+    assert ok.exit_code == 0, ok.output
+    assert "quadratic-deep" in ok.output and (tmp_path / "o" / "results.json").is_file()
+    res = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert res["protocol"]["batch_size"] == "full" and all(r["steps"] == 1 for r in res["runs"])
+    bad = runner.invoke(_app(), [*args, "--lr-grid", "0.01,-1"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output
+    assert bad.output.strip() == "error: --lr-grid values must be positive and finite, got -1"
+
+
+def test_figures_show_every_optimiser_with_bands_and_marks(quick: dict) -> None:
+    res = json.loads((quick["mnist-logreg"]["out"] / "results.json").read_text())
+    n = len(res["summary"])
+    fig = task_plots.learning_curves(res)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert sorted(labels) == sorted(
+        f"{row['optimizer']} lr={row[part]['lr']:g}" + (" (default)" if part == "default" else "")
+        for row in res["summary"]
+        for part in ("tuned", "default")
+    )
+    for ax in fig.axes:
+        assert len(ax.collections) == n  # one seed band per optimiser (2 seeds each)
+    assert fig.axes[0].get_yscale() == "log"
+    sens = task_plots.lr_sensitivity(res)
+    ax = sens.axes[0]
+    assert ax.get_xscale() == "log"
+    markers = [line.get_marker() for line in ax.lines]
+    assert markers.count("x") == sum(any(g["diverged"] for g in row["grid"]) for row in res["summary"])
+    assert markers.count("^") == n  # the default rate of each optimiser

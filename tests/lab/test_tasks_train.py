@@ -1,0 +1,191 @@
+"""One training run: a plain torch loop as the reference for what it computes, bit-for-bit reproducibility,
+divergence, the speed metric, schedules and the doctor's hooks (through stand-in modules)."""
+
+from __future__ import annotations
+
+import math
+import sys
+import types
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ravine.lab.tasks import TASKS, RunSpec, TaskData, run
+from ravine.lab.tasks import schedule as schedules
+from ravine.lab.tasks.train import eval_steps, stream_seed
+
+QUAD = TASKS["quadratic-deep"]
+
+
+@pytest.fixture(scope="module")
+def quad() -> TaskData:
+    return QUAD.load(None)
+
+
+@pytest.fixture(scope="module")
+def mnist(shared_data: Path) -> TaskData:
+    return TASKS["mnist-logreg"].load(shared_data).subset(600)
+
+
+def _spec(task: str = "quadratic-deep", **kw: object) -> RunSpec:
+    base = {"optimizer": "adam", "lr": 0.1, "seed": 1, "epochs": 2, "batch_size": 128}
+    return RunSpec(task=task, **{**base, **kw})  # type: ignore[arg-type]
+
+
+def test_full_batch_gd_equals_a_plain_torch_loop(mnist: TaskData) -> None:
+    """Full-batch SGD on mnist-logreg is ``torch.optim.SGD`` on mean cross-entropy + l2/2 ||W||^2."""
+    task = TASKS["mnist-logreg"]
+    rec = run(task, mnist, _spec("mnist-logreg", optimizer="torch.SGD", lr=0.5, epochs=4, batch_size=None))
+    torch.manual_seed(stream_seed(1, 0))
+    model = task.model()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    x, y = mnist.train.x, mnist.train.y
+    for _ in range(4):
+        opt.zero_grad()
+        w = model[0].weight
+        (F.cross_entropy(model(x), y) + 0.5 * task.l2 * w.pow(2).sum()).backward()
+        opt.step()
+    with torch.no_grad():
+        expected = F.cross_entropy(model(mnist.test.x), mnist.test.y).item()
+        acc = (model(mnist.test.x).argmax(1) == mnist.test.y).double().mean().item()
+    assert rec["steps"] == 4 and rec["curve"]["step"] == [0, 1, 2, 3, 4]
+    assert rec["final"]["test_loss"] == pytest.approx(expected, rel=1e-5)
+    assert rec["final"]["test_acc"] == pytest.approx(acc)
+
+
+def test_same_spec_same_bits_other_seed_other_bits(quad: TaskData) -> None:
+    a, b = run(QUAD, quad, _spec()), run(QUAD, quad, _spec())
+    assert a["curve"] == b["curve"] and a["key"] == b["key"]
+    c = run(QUAD, quad, _spec(seed=2))
+    assert c["curve"]["train_loss"] != a["curve"]["train_loss"]
+
+
+def test_the_run_fixes_and_records_the_thread_count(quad: TaskData) -> None:
+    before = torch.get_num_threads()
+    rec = run(QUAD, quad, _spec(threads=1))
+    assert rec["torch_threads"] == 1 and torch.get_num_threads() == before
+
+
+def test_dropout_is_seeded_per_run(shared_data: Path) -> None:
+    task = TASKS["imdb-logreg"]
+    data = task.load(shared_data).subset(300)
+    a = run(task, data, _spec("imdb-logreg", lr=0.01, epochs=1, batch_size=32))
+    torch.manual_seed(12345)  # global state before the run must not matter
+    b = run(task, data, _spec("imdb-logreg", lr=0.01, epochs=1, batch_size=32))
+    assert a["curve"] == b["curve"]
+
+
+@pytest.mark.parametrize(("batch_size", "steps_per_epoch"), [(None, 1), (1, 50), (16, 4), (128, 1)])
+def test_batch_regimes_full_single_and_mini_batch(quad: TaskData, batch_size: int | None, steps_per_epoch: int) -> None:
+    data = quad.subset(50)  # 50 training examples: GD takes 1 step per epoch, SGD 50, B=16 takes ceil(50/16) = 4
+    rec = run(QUAD, data, _spec(batch_size=batch_size, epochs=2))
+    assert rec["steps_per_epoch"] == steps_per_epoch and rec["steps"] == 2 * steps_per_epoch
+
+
+@pytest.mark.parametrize(("total", "evals", "expected"), [(10, 5, [0, 2, 4, 6, 8, 10]), (3, 20, [0, 1, 2, 3])])
+def test_eval_steps_are_evenly_spaced(total: int, evals: int, expected: list[int]) -> None:
+    assert eval_steps(total, evals) == expected
+
+
+def test_divergence_stops_the_run(quad: TaskData) -> None:
+    # SGD on a quadratic diverges for lr > 2 / lambda_max (lambda_max < 60 here, so lr = 1 is far beyond).
+    rec = run(QUAD, quad, _spec(optimizer="sgd", lr=1.0, epochs=50))
+    assert rec["diverged"] and rec["diverged_step"] == rec["steps"] < 50 * 7
+    assert rec["final"]["train_loss"] is None or rec["final"]["train_loss"] > 10 * rec["curve"]["train_loss"][0]
+    stable = run(QUAD, quad, _spec(optimizer="sgd", lr=0.02, epochs=2))
+    assert not stable["diverged"] and stable["steps"] == 2 * 7
+
+
+def test_speed_is_the_first_evaluation_that_reaches_the_target(quad: TaskData) -> None:
+    rec = run(QUAD, quad, _spec(epochs=40))
+    vals = rec["curve"]["val_loss"]
+    first = next(i for i, v in enumerate(vals) if v <= QUAD.target.value)
+    assert rec["target"]["reached_step"] == rec["curve"]["step"][first]
+    assert 0 < rec["target"]["reached_s"] <= rec["train_s"]
+
+
+def _fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs: object) -> None:
+    mod = types.ModuleType(name)
+    mod.__dict__.update(attrs)
+    monkeypatch.setitem(sys.modules, name, mod)
+
+
+def test_schedule_spec_drives_the_learning_rate(quad: TaskData, monkeypatch: pytest.MonkeyPatch) -> None:
+    def linear(lr: float, total_steps: int, end: float = 0.0):
+        return lambda k: lr + (end - lr) * k / total_steps
+
+    _fake_module(monkeypatch, "ravine.schedules", linear=linear, __all__=["linear"])
+    rec = run(QUAD, quad, _spec(schedule="linear:end=0.01", epochs=2))
+    total = 2 * 7
+    for step, lr in zip(rec["curve"]["step"][1:], rec["curve"]["lr"][1:], strict=True):
+        assert lr == pytest.approx(0.1 + (0.01 - 0.1) * (step - 1) / total)  # the rate of the last step taken
+    assert schedules.available() == ["constant", "linear"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [("nope", "unknown schedule 'nope'"), ("linear:end", "key=value"), ("_private", "unknown schedule")],
+)
+def test_bad_schedule_specs(monkeypatch: pytest.MonkeyPatch, spec: str, message: str) -> None:
+    _fake_module(monkeypatch, "ravine.schedules", linear=lambda lr, t: lambda k: lr, _private=lambda lr, t: None)
+    with pytest.raises(ValueError, match=message):
+        schedules.parse(spec)
+
+
+class _Doctor:
+    calls: ClassVar[list[str]] = []
+
+    def __init__(self, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        self.calls = _Doctor.calls = []
+
+    def after_backward(self, loss: torch.Tensor) -> None:
+        assert loss.dim() == 0 and not loss.requires_grad
+        self.calls.append("backward")
+
+    def after_step(self) -> None:
+        self.calls.append("step")
+
+    def on_eval(self, train: dict, val: dict) -> None:
+        assert set(train) == set(val) == {"loss", "acc"}
+        self.calls.append("eval")
+
+    def report(self) -> types.SimpleNamespace:
+        f = types.SimpleNamespace(
+            kind="lr_too_high", severity="warning", first_step=3, last_step=9, evidence={"x": float("inf")}, advice="a"
+        )
+        return types.SimpleNamespace(findings=[f])
+
+
+def test_every_run_goes_through_the_doctor(quad: TaskData, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_module(monkeypatch, "ravine.diagnose", Doctor=_Doctor)
+    rec = run(QUAD, quad, _spec(epochs=2))
+    steps, evals = rec["steps"], len(rec["curve"]["step"])
+    assert _Doctor.calls.count("backward") == _Doctor.calls.count("step") == steps
+    assert _Doctor.calls.count("eval") == evals
+    assert _Doctor.calls[:3] == ["eval", "backward", "step"]
+    assert rec["findings"] == [
+        {
+            "kind": "lr_too_high",
+            "severity": "warning",
+            "first_step": 3,
+            "last_step": 9,
+            "evidence": {"x": None},
+            "advice": "a",
+        }
+    ]
+
+
+def test_without_the_doctor_findings_are_null_not_empty(quad: TaskData, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ravine.diagnose", None)  # import fails
+    assert run(QUAD, quad, _spec(epochs=1))["findings"] is None
+
+
+def test_record_is_plain_json(quad: TaskData) -> None:
+    import json
+
+    rec = run(QUAD, quad, _spec(epochs=1))
+    assert json.loads(json.dumps(rec, allow_nan=False)) == rec
+    assert all(v is None or math.isfinite(v) for v in rec["curve"]["train_loss"])
