@@ -4,6 +4,7 @@ divergence, the speed metric, schedules and the doctor's hooks (through stand-in
 from __future__ import annotations
 
 import math
+import re
 import sys
 import types
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import ravine
 from ravine.lab.tasks import TASKS, RunSpec, TaskData, run
 from ravine.lab.tasks import schedule as schedules
 from ravine.lab.tasks.train import eval_steps, stream_seed
@@ -107,32 +109,41 @@ def test_speed_is_the_first_evaluation_that_reaches_the_target(quad: TaskData) -
     assert 0 < rec["target"]["reached_s"] <= rec["train_s"]
 
 
-def _fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs: object) -> None:
-    mod = types.ModuleType(name)
-    mod.__dict__.update(attrs)
-    monkeypatch.setitem(sys.modules, name, mod)
-
-
-def test_schedule_spec_drives_the_learning_rate(quad: TaskData, monkeypatch: pytest.MonkeyPatch) -> None:
-    def linear(lr: float, total_steps: int, end: float = 0.0):
-        return lambda k: lr + (end - lr) * k / total_steps
-
-    _fake_module(monkeypatch, "ravine.schedules", linear=linear, __all__=["linear"])
+def test_schedule_spec_drives_the_learning_rate(quad: TaskData) -> None:
     rec = run(QUAD, quad, _spec(schedule="linear:end=0.01", epochs=2))
     total = 2 * 7
+    expected = ravine.schedules.linear(0.1, 0.01, total)
     for step, lr in zip(rec["curve"]["step"][1:], rec["curve"]["lr"][1:], strict=True):
-        assert lr == pytest.approx(0.1 + (0.01 - 0.1) * (step - 1) / total)  # the rate of the last step taken
-    assert schedules.available() == ["constant", "linear"]
+        assert lr == expected(step - 1)  # the rate of the last step taken, bit for bit
+    assert "warmup_cosine" in schedules.available()
+
+
+def test_every_recipe_builds_a_schedule_from_lr_and_length() -> None:
+    for name in schedules.available()[1:]:
+        sched = schedules.build(name, 0.1, 100)
+        values = [sched(k) for k in range(100)]
+        assert all(math.isfinite(v) and 0 <= v <= 0.1 + 1e-12 for v in values), name
+    assert schedules.build("warmup_cosine:warmup_steps=10", 0.1, 100)(10) == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("nope", "unknown schedule 'nope'"), ("linear:end", "key=value"), ("_private", "unknown schedule")],
+    [
+        ("nope", "unknown schedule 'nope'"),
+        ("linear:end", "key=value"),
+        ("cosine:bogus=1", "schedule 'cosine' has no option bogus; it takes min_lr"),
+        ("warmup_cosine:warmup_steps=500", "warmup_steps must be in"),
+    ],
 )
-def test_bad_schedule_specs(monkeypatch: pytest.MonkeyPatch, spec: str, message: str) -> None:
-    _fake_module(monkeypatch, "ravine.schedules", linear=lambda lr, t: lambda k: lr, _private=lambda lr, t: None)
-    with pytest.raises(ValueError, match=message):
-        schedules.parse(spec)
+def test_bad_schedule_specs(spec: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        schedules.build(spec, 0.1, 100)
+
+
+def _fake_module(monkeypatch: pytest.MonkeyPatch, name: str, **attrs: object) -> None:
+    mod = types.ModuleType(name)
+    mod.__dict__.update(attrs)
+    monkeypatch.setitem(sys.modules, name, mod)
 
 
 class _Doctor:
