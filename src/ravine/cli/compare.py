@@ -251,7 +251,7 @@ def main(options: dict[str, Any], console: Console) -> int:
             raise _Bad(
                 f"{', '.join(wrong)} appl{'y' if len(wrong) > 1 else 'ies'} to landscapes, not to task {target!r}"
             )
-        return _run_task(tasks[target], options, console)
+        return _run_task(target, options, console)
     wrong = [_flag(k) for k in TASK_ONLY if _given(options, k)]
     if wrong:
         raise _Bad(f"{', '.join(wrong)} appl{'y' if len(wrong) > 1 else 'ies'} to tasks, not to landscapes")
@@ -262,7 +262,7 @@ def main(options: dict[str, Any], console: Console) -> int:
     return _run_landscapes(options, console)
 
 
-def _run_task(task: Any, options: dict[str, Any], console: Console) -> int:
+def _run_task(task: str, options: dict[str, Any], console: Console) -> int:
     from ravine.cli import compare_task
 
     batch = options["batch_size"]

@@ -25,16 +25,19 @@ from ravine.report import task_plots
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
+DEFAULT_OPTIMIZERS = ("nesterov", "adagrad", "rmsprop", "adam")
+
+
 def run(
     task: str,
     *,
-    optimizers: str | Sequence[str],
+    optimizers: str | Sequence[str] | None = None,
     epochs: int | None = None,
-    seeds: int = 3,
+    seeds: int | None = 3,
     batch_size: int | str | None = None,
     lr_grid: str | Sequence[float | str] | None = None,
     schedule: str | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     data_dir: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
     console: Console | None = None,
@@ -44,13 +47,14 @@ def run(
 
     Args:
         task: a name from :data:`ravine.lab.tasks.TASKS`.
-        optimizers: names, as a sequence or one comma-separated string.
+        optimizers: names, as a sequence or one comma-separated string (default: SGD with Nesterov momentum,
+            Adagrad, RMSProp and Adam, the optimisers of the Adam paper's comparisons).
         epochs: passes over the training data (default: the task's).
-        seeds: seeds for the chosen and the default learning rate (>= 1).
+        seeds: seeds for the chosen and the default learning rate (>= 1; default 3).
         batch_size: ``"full"``, ``1`` or any positive size (default: the task's, 128).
         lr_grid: learning rates (> 0), as a sequence or a comma-separated string (default: the task's grid).
         schedule: a learning-rate schedule spec (``cosine``) applied to every optimiser, or None.
-        workers: worker processes (>= 1).
+        workers: worker processes (>= 1; default 1).
         data_dir: directory holding the data sets (default: ``$RAVINE_DATA``, else the cache).
         out: output directory (default ``./ravine-<task>``); rerunning with the same one resumes.
         console: where to render (default: a new rich console).
@@ -60,6 +64,9 @@ def run(
         0 on success, 1 if data or a run failed, 2 for bad input, 130 when interrupted.
     """
     console = console or Console()
+    optimizers = DEFAULT_OPTIMIZERS if optimizers is None else optimizers
+    seeds = 3 if seeds is None else seeds
+    workers = 1 if workers is None else workers
     try:
         the_task = TASKS.get(task)
         if the_task is None:
