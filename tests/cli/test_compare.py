@@ -130,7 +130,7 @@ def test_a_task_name_is_handed_to_the_task_lab(fake_task_lab: dict, tmp_path: Pa
                  str(tmp_path / "o"))  # fmt: skip
     assert res.exit_code == 0, res.output
     kw = fake_task_lab["kwargs"]
-    assert fake_task_lab["task"] is fake_task_lab["TASKS"]["toy"]
+    assert fake_task_lab["task"] == "toy"  # compare_task.run takes the task by name
     assert kw["optimizers"] == ["sgd", "adam"] and kw["epochs"] == 3 and kw["seeds"] == 2
     assert kw["batch_size"] == "full" and kw["lr_grid"] == (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
     assert kw["schedule"] == "cosine" and kw["workers"] == 2 and kw["data_dir"] == tmp_path

@@ -82,9 +82,12 @@ def test_background_build_then_switch_is_invisible() -> None:
     a = [torch.nn.Parameter(torch.randn(100)) for _ in range(3)]
     b = [torch.nn.Parameter(p.detach().clone()) for p in a]
     auto, ref = ravine.optim.NAdam(a, lr=0.01), ravine.optim.NAdam(b, lr=0.01, fused=False)
-    paths = set()
+    paths, after = set(), 0
     for t in range(300):  # the build takes a fraction of a second; give it up to ~3 s of steps
         time.sleep(0.01)
+        after += True in paths
+        if after > 10:
+            break
         for x, y in zip(a, b, strict=True):
             x.grad = torch.cos(x.detach() * t)
             y.grad = torch.cos(y.detach() * t)
