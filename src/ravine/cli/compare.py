@@ -370,7 +370,7 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
             on_written=lambda p: progress.update(figs, advance=1, description=f"figures: {p.name}"),
         )
     for r in results:
-        console.print(landscape_table(r))
+        console.print(landscape_table(r, console.width))
         console.print()
     if len(results) > 1:
         console.print(overall_table(results))

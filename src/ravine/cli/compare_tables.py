@@ -52,8 +52,17 @@ def _default(result: LandscapeResult, optimizer: str) -> str:
     return text + f", {_final(recs)}"
 
 
-def landscape_table(result: LandscapeResult) -> Table:
-    """Optimisers ranked on one landscape by the tuning criterion, tuned beside default learning rate."""
+# Below this console width the behaviour column is left out (it stays in results.json), so that the numbers keep
+# whole columns in an 80-column terminal instead of being wrapped or cut.
+WIDE = 110
+
+
+def landscape_table(result: LandscapeResult, width: int | None = None) -> Table:
+    """Optimisers ranked on one landscape by the tuning criterion, tuned beside default learning rate.
+
+    ``width`` is the console's; a narrow one gets the table without its behaviour column.
+    """
+    wide = width is None or width >= WIDE
     land, n = result.landscape, len(result.starts)
     tuned = bool(result.tuning)
     goal = f"f − f* ≤ {land.tol:g}" if not land.unbounded else f"escape to f ≤ {land.target:g} inside the box"
@@ -61,50 +70,45 @@ def landscape_table(result: LandscapeResult) -> Table:
     table = Table(
         title=f"[bold]{land.title}[/]  [dim]{land.illustrates}[/]",
         caption=f"{result.steps} steps · target {goal} · {n} start{'s' * (n > 1)} · {lr_note}"
-        + (f" · gradient noise σ = {result.noise:g} (seed {result.seed})" if result.noise else ""),
+        + (f" · gradient noise σ = {result.noise:g} (seed {result.seed})" if result.noise else "")
+        + ("" if wide else " · behaviour: widen the terminal, or see results.json"),
         title_justify="left",
         caption_justify="left",
         header_style="bold",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
     )
-    table.add_column("#", justify="right")
+    table.add_column("#", justify="right", no_wrap=True, min_width=1)
     table.add_column("optimiser", no_wrap=True)
-    table.add_column("lr", justify="right")
-    table.add_column("reached", justify="right")
-    table.add_column("escaped at" if land.unbounded else "at step", justify="right")
-    table.add_column("final f" if land.unbounded else "f − f*", justify="right")
-    table.add_column("behaviour")
+    table.add_column("lr", justify="right", no_wrap=True)
+    table.add_column("reached", justify="right", no_wrap=True)
+    table.add_column("escaped at" if land.unbounded else "at step", justify="right", no_wrap=True)
+    table.add_column("final f" if land.unbounded else "f − f*", justify="right", no_wrap=True)
+    if wide:
+        table.add_column("behaviour")
     if tuned:
         table.add_column("default lr → reached", no_wrap=True)
     for standing in result.standings:
         k = result.optimizers.index(standing.optimizer)
         if tuned:
             recs = result.select(standing.optimizer, "tuned")
-            table.add_row(
-                str(standing.rank),
-                _name(standing.optimizer, k),
-                f"{standing.lr:g}",
-                _reached(standing.score, n),
-                _steps(recs),
-                _final(recs),
-                _behaviour(recs),
-                _default(result, standing.optimizer),
-            )
+            cells = [str(standing.rank), _name(standing.optimizer, k), f"{standing.lr:g}",
+                     _reached(standing.score, n), _steps(recs), _final(recs)]  # fmt: skip
+            table.add_row(*cells, *([_behaviour(recs)] if wide else []), _default(result, standing.optimizer))
             continue
         lrs = sorted({r.lr for r in result.select(standing.optimizer, "given")})
         for i, lr in enumerate(lrs):
             recs = [r for r in result.select(standing.optimizer, "given") if r.lr == lr]
             best = lr == standing.lr
-            table.add_row(
+            cells = [
                 str(standing.rank) if i == 0 else "",
                 _name(standing.optimizer, k) if i == 0 else "",
                 f"[bold]{lr:g}[/]" if best and len(lrs) > 1 else f"{lr:g}",
                 _reached(result.score(standing.optimizer, "given", lr), n),
                 _steps(recs),
                 _final(recs),
-                _behaviour(recs),
-            )
+            ]
+            table.add_row(*cells, *([_behaviour(recs)] if wide else []))
     return table
 
 
