@@ -24,7 +24,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import torch
+# Inductor compiles in worker processes by default; they would compete with the timed steps for the two cores.
+os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+
+import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ravine
@@ -118,6 +121,9 @@ def make_modes(name: str, params: list[torch.Tensor], device: str, compile_: boo
         with contextlib.suppress(RuntimeError, ValueError):  # torch has no fused kernel for this device
             modes["torch fused"] = torch_cls(params, fused=True, **kwargs)
     if compile_:
+        # A fresh dynamo cache per optimiser: compiled steps of earlier optimisers would otherwise count towards
+        # dynamo's recompile limit (8), after which it silently runs the step eagerly.
+        torch._dynamo.reset()
         opt = torch_cls(params, foreach=False, **kwargs)
         modes["torch compiled"] = (opt, torch.compile(opt.step))
     return modes
