@@ -27,7 +27,7 @@ from pathlib import Path
 # Inductor compiles in worker processes by default; they would compete with the timed steps for the two cores.
 os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
 
-import torch  # noqa: E402
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ravine
