@@ -1,0 +1,472 @@
+"""The live doctor: two calls per step in any training loop, findings as they appear, a report at the end."""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ravine.diagnose import curvature, measures
+from ravine.diagnose import trace as T
+from ravine.diagnose.detect import Diagnosis, diagnose
+from ravine.diagnose.errors import NoActivationsError, NoActivationsWarning
+from ravine.diagnose.findings import Finding, Report
+from ravine.diagnose.hooks import ActivationMonitor, ActivationSpec, spec_for
+from ravine.diagnose.logs.jsonl import JsonlWriter
+from ravine.diagnose.thresholds import Thresholds
+
+_FLUSH_EVERY = 256
+
+
+class Doctor:
+    """Watches a training run and names what goes wrong: divergence, exploding or vanishing gradients, dead or
+    saturated units, plateaus, saddles, a learning rate too low or too high, overfitting.
+
+    Per step it reads the loss, the raw gradients (before any clipping) and the learning rate; every
+    ``sample_every`` steps it also measures per-layer gradient norms, the update-to-weight ratio, the step
+    agreement ``cos(-g_{t+1}, dw_t)`` and activation statistics (forward hooks attached for that step only).
+    With a ``closure`` it can probe the curvature (Hessian eigenvalues) when a verdict hinges on it.
+
+    Args:
+        model: the model being trained.
+        optimizer: any ``torch.optim``-compatible optimiser (the learning rate is read from ``param_groups``).
+        activations: ``"auto"`` hooks every activation module with a flat region (ReLU, GELU, tanh, sigmoid,
+            ...; warns with :class:`NoActivationsWarning` if there is none); ``"required"`` raises
+            :class:`NoActivationsError` instead; a list of modules hooks exactly those; ``None`` hooks nothing.
+        sample_every: steps between sampled measurements (>= 1).
+        check_every: steps between live checks (>= 1; the report at the end always checks everything).
+        log: path of a JSONL log the doctor writes (``ravine doctor LOG`` reads it back).
+        on_finding: called with each finding when it first appears at warning or error severity.
+        echo: print a line to stderr when a finding first appears.
+        thresholds: decision thresholds (:class:`Thresholds`).
+
+    Example:
+        >>> import torch
+        >>> from ravine.diagnose import Doctor
+        >>> model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 1))
+        >>> opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        >>> with Doctor(model, opt, echo=False) as doctor:
+        ...     for _ in range(50):
+        ...         x = torch.randn(16, 4)
+        ...         opt.zero_grad(); loss = (model(x) - x.sum(1, keepdim=True)).pow(2).mean(); loss.backward()
+        ...         doctor.after_backward(loss); opt.step(); doctor.after_step()
+        ...     report = doctor.report()
+        >>> report.ok
+        True
+
+    References:
+        Schneider et al., "Cockpit", NeurIPS 2021; Zhang et al., "AUTOTRAINER", ICSE 2021; Wardat et al.,
+        "DeepDiagnosis", ICSE 2022; Cohen et al., "Gradient descent on neural networks typically occurs at the
+        edge of stability", ICLR 2021.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        *,
+        activations: str | Sequence[nn.Module] | None = "auto",
+        sample_every: int = 10,
+        check_every: int = 50,
+        log: str | Path | None = None,
+        on_finding: Callable[[Finding], None] | None = None,
+        echo: bool = True,
+        thresholds: Thresholds | None = None,
+    ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if not hasattr(optimizer, "param_groups"):
+            raise TypeError(f"optimizer must be a torch.optim-compatible optimiser, got {type(optimizer).__name__}")
+        for name, v in (("sample_every", sample_every), ("check_every", check_every)):
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        self.model, self.optimizer = model, optimizer
+        self.thresholds = thresholds or Thresholds()
+        self.sample_every, self.check_every = sample_every, check_every
+        self.on_finding, self.echo = on_finding, echo
+        self.params = measures.trainable_params(optimizer)
+        if not self.params:
+            raise ValueError("optimizer has no parameter that requires grad: nothing to diagnose")
+        self.layers = measures.discover_layers(model, self.params)
+        self.trace = T.Trace(meta=_describe(model, optimizer, self.params))
+        self.trace.meta["layer_types"] = {layer.name: layer.type for layer in self.layers}
+        self.monitor = self._activation_monitor(activations)
+        self._order: list[str] = []
+        self._order_handles = self._record_order()
+        self._step = 0
+        self._in_step = False
+        self._pending: list[tuple[int, Any, Tensor]] = []
+        self._snapshot: list[Tensor] | None = None
+        self._neg_update: list[Tensor] | None = None
+        self._update_step = -1
+        self._next_check = check_every
+        self._announced: set[str] = set()
+        self._diagnosis: Diagnosis | None = None
+        self._probe_wanted = False
+        self._last_probe = -(10**9)
+        self._probe_failed: str | None = None
+        self._writer = JsonlWriter(log, self.trace.meta) if log is not None else None
+        self._closed = False
+        if self.monitor is not None and self._sampled(0):
+            self.monitor.arm()
+
+    # -- the contract --------------------------------------------------------------------------------------
+    def after_backward(self, loss: Tensor | float, closure: Callable[[], Tensor] | None = None) -> None:
+        """Read this step's loss and raw gradients; call after ``loss.backward()``, before clipping and ``step``.
+
+        Args:
+            loss: the step's loss (a 1-element tensor or a number).
+            closure: optional; recomputes this batch's loss at the current weights (forward only, e.g.
+                ``lambda: loss_fn(model(x), y)``). It lets the doctor probe the curvature (saddle points, edge of
+                stability) on the rare steps where that can change a verdict; it is never called otherwise.
+        """
+        self._check_open()
+        if self._in_step:  # after_step was not called: the previous step is over
+            self._finish_step()
+        self._in_step = True
+        step = self._step
+        if isinstance(loss, Tensor):
+            if loss.numel() != 1:
+                raise ValueError(f"loss must be a 1-element tensor, got shape {tuple(loss.shape)}")
+            loss_value: Any = loss.detach().reshape(())
+        else:
+            loss_value = float(loss)
+        grads = [p.grad for p in self.params]
+        present = [g for g in grads if g is not None]
+        total, norms = measures.grad_norms(present)
+        self._pending.append((step, loss_value, total))
+        if self._neg_update is not None and self._update_step == step - 1:
+            agreement = measures.step_agreement(
+                [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, self.params, strict=True)],
+                self._neg_update,
+            )
+            if math.isfinite(agreement):
+                self.trace.add(T.STEP_AGREEMENT, step - 1, agreement)
+        self._neg_update = None
+        if self._sampled(step):
+            self._layer_grad_norms(step, grads, present, norms)
+            self._snapshot = measures.snapshot(self.params)
+        if self.monitor is not None and self.monitor.armed:
+            self.monitor.disarm()
+            self._collect_activations(step)
+        if self._order_handles:
+            self._finish_order()
+        if closure is not None and self._probe_wanted:
+            self._probe(step, closure)
+
+    def after_step(self) -> None:
+        """Read the learning rate this step used and the update it made; call right after ``optimizer.step()``."""
+        self._check_open()
+        if not self._in_step:
+            raise RuntimeError("after_step() called without after_backward(loss) for this step")
+        self._finish_step()
+
+    def on_eval(
+        self, train: Mapping[str, Any] | None = None, val: Mapping[str, Any] | None = None, step: int | None = None
+    ) -> None:
+        """Record evaluation results (also once before training): ``train={"loss": .., "acc": ..}``, ``val=...``.
+
+        Args:
+            train: metrics on (part of) the training set; ``loss`` and ``acc`` are understood, others kept.
+            val: metrics on the validation set.
+            step: the step they belong to (default: the number of steps done so far).
+        """
+        self._check_open()
+        at = self._step if step is None else int(step)
+        for prefix, metrics in (("train", train), ("val", val)):
+            for key, value in (metrics or {}).items():
+                try:
+                    number = float(value.item() if isinstance(value, Tensor) else value)
+                except (TypeError, ValueError, RuntimeError):
+                    raise ValueError(f"{prefix}[{key!r}] must be a number, got {value!r}") from None
+                self.trace.add(f"{prefix}_{key}", at, number)
+
+    @property
+    def findings(self) -> list[Finding]:
+        """The findings of the latest live check (checks run every ``check_every`` steps; see :meth:`check`)."""
+        return list(self._diagnosis.report.findings) if self._diagnosis else []
+
+    def check(self) -> list[Finding]:
+        """Run the detectors on everything seen so far and announce new findings; returns the findings."""
+        self._check_open()
+        self._flush()
+        self._diagnosis = diagnose(self.trace, self.thresholds, final=False, skipped=self._skipped())
+        self._probe_wanted = self._diagnosis.wants_probe and self._step - self._last_probe >= self._probe_gap()
+        for f in self._diagnosis.report.findings:
+            if f.severity != "info" and f.kind not in self._announced:
+                self._announced.add(f.kind)
+                if self.on_finding is not None:
+                    self.on_finding(f)
+                if self.echo:
+                    _echo(f)
+        return self.findings
+
+    def report(self) -> Report:
+        """The final verdict on everything seen so far (the doctor stays usable)."""
+        if not self._closed:
+            self._flush()
+        trace = self.trace
+        partial = self.monitor.partial(self.thresholds.dead_window_inputs // 4) if self.monitor is not None else []
+        if partial:  # a short run may never fill a window: judge the open ones (at least a quarter full)
+            trace = trace.copy()
+            for key, what, fraction in partial:
+                name = T.DEAD_FRACTION if what == "dead" else T.STUCK_FRACTION
+                trace.add(f"{name}/{key}", max(self._step - 1, 0), fraction)
+        return diagnose(trace, self.thresholds, final=True, skipped=self._skipped()).report
+
+    def close(self) -> None:
+        """Remove every hook and close the log (also done by ``with Doctor(...)``)."""
+        if self._closed:
+            return
+        self._flush()
+        if self.monitor is not None:
+            self.monitor.disarm()
+        for h in self._order_handles:
+            h.remove()
+        self._order_handles = []
+        if self._writer is not None:
+            self._writer.close()
+        self._closed = True
+
+    def __enter__(self) -> Doctor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with _suppress():
+            self.close()
+
+    # -- per step ------------------------------------------------------------------------------------------
+    def _finish_step(self) -> None:
+        step = self._step
+        lrs = [_lr(g) for g in self.optimizer.param_groups]
+        lrs = [x for x in lrs if x is not None]
+        if lrs:
+            self.trace.add(T.LR, step, max(lrs))
+        if self._snapshot is not None:
+            measures.take_update(self.params, self._snapshot)
+            total, weight_norm, per_layer = measures.update_ratios(self.params, self._snapshot, self.layers)
+            if math.isfinite(total):
+                self.trace.add(T.UPDATE_RATIO, step, total)
+            if math.isfinite(weight_norm) and self.layers:
+                self.trace.add(T.WEIGHT_NORM, step, weight_norm)
+            for name, r in per_layer.items():
+                if math.isfinite(r):
+                    self.trace.add(f"{T.UPDATE_RATIO}/{name}", step, r)
+            self._neg_update, self._update_step, self._snapshot = self._snapshot, step, None
+        self._in_step = False
+        self._step += 1
+        if self.monitor is not None and self._sampled(self._step):
+            self.monitor.arm()
+        if len(self._pending) >= _FLUSH_EVERY:
+            self._flush()
+        if self._step >= self._next_check:
+            self._next_check = self._step + self.check_every
+            self.check()
+
+    def _sampled(self, step: int) -> bool:
+        return step % self.sample_every == 0
+
+    def _layer_grad_norms(
+        self, step: int, grads: list[Tensor | None], present: list[Tensor], norms: list[Tensor]
+    ) -> None:
+        by_id = {id(g): n for g, n in zip(present, norms, strict=True)}
+        for layer in self.layers:
+            sq = [by_id[id(grads[i])] for i in layer.index if grads[i] is not None]
+            if sq:
+                value = float(torch.stack([n.to(sq[0].device) for n in sq]).double().square().sum().sqrt())
+                self.trace.add(f"{T.GRAD_NORM}/{layer.name}", step, value)
+
+    def _collect_activations(self, step: int) -> None:
+        assert self.monitor is not None
+        records, closed = self.monitor.collect()
+        for key, fraction in records:
+            family = self.monitor.families.get(key, "rectifier")
+            name = T.ZERO_FRACTION if family == "rectifier" else T.SATURATED_FRACTION
+            self.trace.add(f"{name}/{key}", step, fraction)
+        for key, what, fraction in closed:
+            name = T.DEAD_FRACTION if what == "dead" else T.STUCK_FRACTION
+            self.trace.add(f"{name}/{key}", step, fraction)
+        families = self.trace.meta.setdefault("activation_families", {})
+        families.update(self.monitor.families)
+
+    def _flush(self) -> None:
+        if self._pending:
+            steps = [s for s, _, _ in self._pending]
+            losses = [float(v) for _, v, _ in self._pending]
+            norms = torch.stack([n.to(self._pending[0][2].device) for _, _, n in self._pending]).tolist()
+            self.trace.extend(T.LOSS, steps, losses)
+            self.trace.extend(T.GRAD_NORM, steps, norms)
+            for s, g in zip(steps, norms, strict=True):
+                if not math.isfinite(g):
+                    self.trace.add(T.GRAD_NONFINITE, s, 1.0)
+            self._pending = []
+            if not measures.all_finite(self.params):
+                self.trace.add(T.PARAM_NONFINITE, steps[-1], 1.0)
+        if self._writer is not None:
+            self._writer.write(self.trace)
+
+    # -- probes and structure --------------------------------------------------------------------------------
+    def _probe_gap(self) -> int:
+        return max(100, self._step // 10)
+
+    def _probe(self, step: int, closure: Callable[[], Tensor]) -> None:
+        self._probe_wanted = False
+        self._last_probe = step
+        try:
+            c = curvature.probe(closure, self.model, self.params, self.optimizer)
+        except Exception as exc:  # a probe must never break training: record why and carry on
+            self._probe_failed = f"the curvature probe failed: {type(exc).__name__}: {exc}"
+            return
+        self.trace.add(T.HESSIAN_MAX, step, c.hessian_max)
+        self.trace.add(T.HESSIAN_MIN, step, c.hessian_min)
+        if c.edge_ratio is not None:
+            self.trace.add(T.EDGE_RATIO, step, c.edge_ratio)
+        self.trace.meta["stability_limit"] = c.stability
+
+    def _activation_monitor(self, activations: str | Sequence[nn.Module] | None) -> ActivationMonitor | None:
+        names = measures.module_names(self.model)
+        if activations is None:
+            self.trace.meta["activations"] = "disabled"
+            return None
+        if isinstance(activations, str):
+            if activations not in ("auto", "required"):
+                raise ValueError(
+                    f"activations must be 'auto', 'required', a list of modules or None; got {activations!r}"
+                )
+            chosen = [m for m in self.model.modules() if spec_for(m) is not None]
+            if not chosen:
+                msg = (
+                    "the model has no activation module with a flat region (nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, "
+                    "...); dead_units and saturation cannot be checked (functional calls such as F.relu are "
+                    "invisible to hooks)"
+                )
+                if activations == "required":
+                    raise NoActivationsError(msg)
+                warnings.warn(msg, NoActivationsWarning, stacklevel=3)
+                self.trace.meta["activations"] = "none found"
+                return None
+        else:
+            chosen = list(activations)
+            if not chosen:
+                raise ValueError("activations must name at least one module (pass None to hook nothing)")
+            for m in chosen:
+                if not isinstance(m, nn.Module) or spec_for(m) is None:
+                    raise ValueError(f"activations must be activation modules with a flat region, got {m!r}")
+                if id(m) not in names:
+                    raise ValueError(f"activation module {m!r} is not part of the model")
+        specs: list[tuple[str, nn.Module, ActivationSpec]] = []
+        for m in chosen:
+            spec = spec_for(m)
+            assert spec is not None
+            specs.append((names[id(m)], m, spec))
+        self.trace.meta["activations"] = {n: type(m).__name__ for n, m, _ in specs}
+        th = self.thresholds
+        return ActivationMonitor(self.model, specs, th.saturation_slope, th.dead_window_inputs)
+
+    def _record_order(self) -> list[Any]:
+        """Hooks that record, on the first forward, the order of the layers and activation calls."""
+        names = measures.module_names(self.model)
+        layer_ids = {n for n in (lay.name for lay in self.layers)}
+        watched = [m for m in self.model.modules() if names[id(m)] in layer_ids or spec_for(m) is not None]
+
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            self._order.append(names[id(module)])
+
+        return [m.register_forward_hook(hook) for m in watched]
+
+    def _finish_order(self) -> None:
+        for h in self._order_handles:
+            h.remove()
+        self._order_handles = []
+        if not self._order:
+            return
+        layer_names = [lay.name for lay in self.layers]
+        order, seen, counts = [], set(), {}
+        last_layer = max((i for i, n in enumerate(self._order) if n in layer_names), default=-1)
+        outputs = []
+        for i, n in enumerate(self._order):
+            k = counts.get(n, 0)
+            counts[n] = k + 1
+            key = n if k == 0 else f"{n}#{k}"
+            if n in layer_names and n not in seen:
+                seen.add(n)
+                order.append(n)
+            elif n not in layer_names and i > last_layer:
+                outputs.append(key)
+        dense = [n for n in order if not next(lay.sparse for lay in self.layers if lay.name == n)]
+        self.trace.meta["layers"] = order
+        self.trace.meta["dense_layers"] = dense
+        self.trace.meta["output_activations"] = outputs
+
+    def _skipped(self) -> list[tuple[str, str]]:
+        out = []
+        if self.monitor is None:
+            reason = self.trace.meta.get("activations")
+            why = "disabled (activations=None)" if reason == "disabled" else "the model has no hookable activation"
+            out += [("dead_units", why), ("saturation", why)]
+        if self._probe_failed:
+            out.append(("curvature", self._probe_failed))
+        return out
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("this Doctor is closed; create a new one")
+
+
+def _lr(group: Mapping[str, Any]) -> float | None:
+    lr = group.get("lr")
+    if isinstance(lr, Tensor):
+        return float(lr.detach().reshape(-1)[0])
+    if isinstance(lr, (int, float)):
+        return float(lr)
+    return None
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Tensor):
+        return float(v.reshape(-1)[0]) if v.numel() == 1 else None
+    if isinstance(v, (bool, int, float, str)) or v is None:
+        return v
+    if isinstance(v, (tuple, list)):
+        items = [_plain(x) for x in v]
+        return items if all(x is not None for x in items) else None
+    return None
+
+
+def _describe(model: nn.Module, optimizer: torch.optim.Optimizer, params: Sequence[Tensor]) -> dict[str, Any]:
+    group = optimizer.param_groups[0]
+    settings = {k: _plain(v) for k, v in group.items() if k not in ("params", "param_names", "schedules")}
+    settings = {k: v for k, v in settings.items() if v is not None}
+    cls = type(optimizer)
+    return {
+        "optimizer": cls.__name__,
+        "optimizer_module": cls.__module__.split(".")[0]
+        + ("." + cls.__module__.split(".")[1] if "." in cls.__module__ else ""),
+        "settings": settings,
+        "param_groups": len(optimizer.param_groups),
+        "model": type(model).__name__,
+        "parameters": int(sum(p.numel() for p in params)),
+    }
+
+
+def _echo(f: Finding) -> None:
+    from ravine.diagnose.render import finding_line
+
+    finding_line(f, file=sys.stderr)
+
+
+class _suppress:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return True
