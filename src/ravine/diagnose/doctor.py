@@ -287,7 +287,10 @@ class Doctor:
 
     def _collect_activations(self, step: int) -> None:
         assert self.monitor is not None
-        records, closed = self.monitor.collect()
+        records, closed, errors = self.monitor.collect()
+        for key, rms in errors:
+            if math.isfinite(rms):
+                self.trace.add(f"{T.ERROR_RMS}/{key}", step, rms)
         for key, fraction in records:
             family = self.monitor.families.get(key, "rectifier")
             name = T.ZERO_FRACTION if family == "rectifier" else T.SATURATED_FRACTION
@@ -390,7 +393,7 @@ class Doctor:
         if not self._order:
             return
         layer_names = [lay.name for lay in self.layers]
-        order, seen, counts = [], set(), {}
+        order, seen, counts, acts = [], set(), {}, []
         last_layer = max((i for i, n in enumerate(self._order) if n in layer_names), default=-1)
         outputs = []
         for i, n in enumerate(self._order):
@@ -400,12 +403,15 @@ class Doctor:
             if n in layer_names and n not in seen:
                 seen.add(n)
                 order.append(n)
-            elif n not in layer_names and i > last_layer:
-                outputs.append(key)
+            elif n not in layer_names:
+                acts.append(key)
+                if i > last_layer:
+                    outputs.append(key)
         dense = [n for n in order if not next(lay.sparse for lay in self.layers if lay.name == n)]
         self.trace.meta["layers"] = order
         self.trace.meta["dense_layers"] = dense
         self.trace.meta["output_activations"] = outputs
+        self.trace.meta["activation_order"] = acts
 
     def _skipped(self) -> list[tuple[str, str]]:
         out = []

@@ -184,6 +184,7 @@ class ActivationMonitor:
         self.families: dict[str, str] = {}
         self._records: list[tuple[str, float]] = []
         self._closed: list[tuple[str, str, float]] = []
+        self._errors: list[tuple[str, Tensor]] = []
         self._handles: list[Any] = []
         self._calls: dict[int, int] = {}
 
@@ -218,6 +219,14 @@ class ActivationMonitor:
             key = name if i == 0 else f"{name}#{i}"
             with torch.no_grad():
                 self._observe(key, spec, module, inputs[0], output)
+            if output.requires_grad and torch.is_grad_enabled():
+                output.register_hook(self._error_hook(key))
+
+        return hook
+
+    def _error_hook(self, key: str) -> Callable[[Tensor], None]:
+        def hook(grad: Tensor) -> None:
+            self._errors.append((key, torch.linalg.vector_norm(grad.detach().float()) / max(grad.numel(), 1) ** 0.5))
 
         return hook
 
@@ -261,8 +270,9 @@ class ActivationMonitor:
                     out.append((key, "stuck", w.always_flat.float().mean().item()))
         return out
 
-    def collect(self) -> tuple[list[tuple[str, float]], list[tuple[str, str, float]]]:
-        """The per-batch flat fractions and the closed windows since the last call."""
+    def collect(self) -> tuple[list[tuple[str, float]], list[tuple[str, str, float]], list[tuple[str, float]]]:
+        """The per-batch flat fractions, the closed windows, and the backpropagated-error RMS since the last call."""
         records, closed = self._records, self._closed
-        self._records, self._closed = [], []
-        return records, closed
+        errors = [(k, float(v)) for k, v in self._errors]
+        self._records, self._closed, self._errors = [], [], []
+        return records, closed, errors

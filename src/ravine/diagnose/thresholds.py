@@ -30,6 +30,9 @@ class Thresholds:
         explode_growth: gradients explode when their norm (window median) grows by this factor during the run:
             two orders of magnitude, the "sudden jumps by orders of magnitude" of Pascanu et al. (ICML 2013,
             Sec. 3) -- healthy runs stay within about 10x.
+        explode_clip_factor: gradients explode when the update used at most 1/10 of the raw gradient on most
+            sampled steps (SGD-type optimisers): clipping is meant for rare spikes, at about the average norm
+            (Pascanu et al. 2013, Sec. 3.2), not to cut every step by an order of magnitude.
         explode_spike: a single step whose gradient norm is this many times the running median is a cliff
             (Pascanu et al. 2013, Sec. 3.2), provided the loss at that step was still in its normal range.
         dead_fraction: a rectifier layer is dying when at least this fraction of its units output zero for every
@@ -80,6 +83,7 @@ class Thresholds:
     explode_layer_ratio: float = 70.0
     vanish_layer_ratio: float = 1e-3
     explode_growth: float = 100.0
+    explode_clip_factor: float = 10.0
     explode_spike: float = 100.0
     dead_fraction: float = 0.5
     dead_window_inputs: int = 1000

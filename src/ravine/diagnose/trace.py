@@ -21,6 +21,7 @@ Series names (``/`` separates a per-layer or per-activation series from its laye
 ``dead_fraction/A``    fraction of ``A``'s units flat on every input of a window
 ``saturated_fraction/A``  fraction of ``A``'s values in the saturated range
 ``stuck_fraction/A``   fraction of ``A``'s units saturated on every input of a window
+``error_rms/A``        RMS of the backpropagated error dL/da at activation ``A``'s output (sampled)
 ``train_loss``, ``val_loss``, ``train_acc``, ``val_acc``, ``val_<metric>``  evaluation results
 ``hessian_max``, ``hessian_min``   extreme Hessian eigenvalues on a batch (curvature probe)
 ``edge_ratio``         sharpness of the preconditioned update over the optimiser's stability limit (>1: unstable)
@@ -48,6 +49,7 @@ ZERO_FRACTION = "zero_fraction"
 DEAD_FRACTION = "dead_fraction"
 SATURATED_FRACTION = "saturated_fraction"
 STUCK_FRACTION = "stuck_fraction"
+ERROR_RMS = "error_rms"
 HESSIAN_MAX = "hessian_max"
 HESSIAN_MIN = "hessian_min"
 EDGE_RATIO = "edge_ratio"

@@ -40,8 +40,8 @@ def layer_ratio(ctx: Context, before: int | None) -> tuple[np.ndarray, np.ndarra
 
 def exploding_gradients(ctx: Context) -> list[Finding]:
     """Gradients explode: non-finite gradients while the loss was still in its normal range; the first layer's
-    gradient ``explode_layer_ratio`` times the last's (AUTOTRAINER); for SGD-type optimisers, a raw step
-    ``lr ||g|| / ||w||`` above 1; the norm growing ``explode_growth``-fold; or cliffs -- single steps
+    gradient, or the first hidden activation's backpropagated error, ``explode_layer_ratio`` times the last's
+    (AUTOTRAINER's beta_3; see :func:`error_ratio`); the norm growing ``explode_growth``-fold; or cliffs -- single steps
     ``explode_spike`` times the running median with a sane loss (Pascanu et al. 2013). Only steps before a
     divergence count: there, large gradients are the consequence, not the cause."""
     th = ctx.th
@@ -70,23 +70,29 @@ def exploding_gradients(ctx: Context) -> list[Finding]:
             transient_only = False
             firsts.append(int(steps[np.argmax(r > th.explode_layer_ratio)]))
             evidence.update(layer_ratio=med, first_layer=first, last_layer=last)
-    raw = _raw_step_ratio(ctx, onset)
-    if raw is not None and raw[1] > 1.0:
+    clip = clipping_factor(ctx, onset)
+    if clip is not None and clip[1] >= th.explode_clip_factor:
         transient_only = False
-        firsts.append(raw[0])
-        evidence.update(raw_step_ratio=raw[1])
+        firsts.append(clip[0])
+        evidence.update(clipped_away=clip[1])
+    delta = error_ratio(ctx, onset)
+    if delta is not None and delta[1] > th.explode_layer_ratio:
+        transient_only = False
+        firsts.append(delta[0])
+        evidence.update(error_ratio=delta[1], first_activation=delta[2][0], last_activation=delta[2][1])
     g_steps, g = ctx.series(T.GRAD_NORM, onset)
     if g.size >= 10:
         width = max(5, g.size // 20)
         lv_steps, lv = stats.window_levels(g_steps, g, width)
         if lv.size >= 2:
-            low = np.minimum.accumulate(lv)
-            growth = lv[1:] / np.maximum(low[:-1], 1e-300)
-            i = int(np.argmax(growth))
-            if growth[i] >= th.explode_growth:
+            growth = lv[1:] / max(float(lv[0]), 1e-300)  # against the early level: a converged run's tiny
+            grown = np.nonzero(growth >= th.explode_growth)[0]  # gradients rising again are not an explosion
+            worse = [i for i in grown if not _improved(ctx, int(lv_steps[0]), int(lv_steps[i + 1]))]
+            if worse:  # a gradient that grows while the loss falls is leaving a saddle, not exploding
+                i = worse[0]
                 transient_only = False
                 firsts.append(int(lv_steps[i]))
-                evidence.update(growth=float(growth[i]), grad_norm_early=float(low[i]), grad_norm_late=float(lv[i + 1]))
+                evidence.update(growth=float(growth[i]), grad_norm_early=float(lv[0]), grad_norm_late=float(lv[i + 1]))
         spikes = _cliffs(ctx, g_steps, g)
         if spikes.size >= 2 or (spikes.size == 1 and not firsts):
             firsts.append(int(spikes[0]))
@@ -113,8 +119,15 @@ def exploding_gradients(ctx: Context) -> list[Finding]:
         what.append(f"the first layer's gradient is {evidence['layer_ratio']:.3g}x the last layer's")
     if "growth" in evidence:
         what.append(f"the gradient norm grew {evidence['growth']:.3g}x")
-    if "raw_step_ratio" in evidence:
-        what.append(f"a plain step lr*g would be {evidence['raw_step_ratio']:.3g}x the weights' own norm")
+    if "clipped_away" in evidence:
+        what.append(
+            f"the update used ~1/{evidence['clipped_away']:.3g} of the raw gradient: clipping hides an explosion"
+        )
+    if "error_ratio" in evidence:
+        what.append(
+            f"the backpropagated error at {evidence['first_activation']} is {evidence['error_ratio']:.3g}x "
+            f"that at {evidence['last_activation']}"
+        )
     if "cliffs" in evidence:
         what.append(f"{evidence['cliffs']} gradient cliff(s) of >{th.explode_spike:g}x the running median")
     return [
@@ -129,36 +142,74 @@ def exploding_gradients(ctx: Context) -> list[Finding]:
     ]
 
 
-def _raw_step_ratio(ctx: Context, before: int | None) -> tuple[int, float] | None:
-    """``lr ||g_raw|| / ||w||``, median over the sampled steps with a sane loss before ``before``, for optimisers
-    whose step follows the raw gradient (SGD and momentum; not Adam-type, whose step is scale-free): above 1, a
-    plain step with the unclipped gradient would move the weights by more than their own norm. Returns the
-    first such step and the median, or None."""
+def _improved(ctx: Context, a: int, b: int) -> bool:
+    """Whether the loss level around step ``b`` is significantly below that around step ``a``."""
+    c = ctx.curve
+    if c is None:
+        return False
+    ia, ib = np.searchsorted(c.fsteps, a, side="right"), np.searchsorted(c.fsteps, b, side="right")
+    wa, wb = c.fvalues[max(0, ia - c.width) : max(ia, 1)], c.fvalues[max(0, ib - c.width) : max(ib, 1)]
+    if not (wa.size and wb.size):
+        return False
+    return float(np.median(wa) - np.median(wb)) > 3 * math.sqrt(2) * c.level_se(min(wa.size, wb.size))
+
+
+def clipping_factor(ctx: Context, before: int | None) -> tuple[int, float] | None:
+    """How many times larger the raw gradient was than the one the update used, median over sampled steps, for
+    SGD-type optimisers (whose step is lr times the -- possibly clipped -- gradient, through momentum):
+    ``lr ||g_raw|| / ||dw|| * (1 - momentum)``, a lower bound on the clipping factor (momentum can lengthen a
+    step up to 1 / (1 - momentum) times). Clipping is meant for rare spikes (Pascanu et al. 2013, Sec. 3.2); a
+    gradient cut tenfold on most steps is exploding. Returns (first step cut that much, median) or None."""
     if ctx.adaptive() is not False:
         return None
+    settings = ctx.meta.get("settings") or {}
+    beta = float(settings.get("momentum", 0.0) or 0.0)
+    us, u = ctx.series(T.UPDATE_RATIO, before)
     ws, w = ctx.series(T.WEIGHT_NORM, before)
-    gs, g = ctx.series(T.GRAD_NORM, before)
     ls, lr = ctx.series(T.LR)
-    if not (ws.size and gs.size and ls.size):
+    layers = [ctx.series(n, before) for n in ctx.trace.layers(T.GRAD_NORM).values()]
+    if not (us.size and ws.size and ls.size and layers):
         return None
-    common, iw, ig = np.intersect1d(ws, gs, return_indices=True)
-    ratios, steps = [], []
-    for k, a, b in zip(common, iw, ig, strict=True):
-        rate = stats.value_at(ls, lr, int(k))
-        c = ctx.curve
-        if c is not None:
-            j = np.searchsorted(c.steps, k)
-            loss = float(c.values[j]) if j < c.steps.size and c.steps[j] == k else math.nan
-            if math.isfinite(loss) and loss > _sane_limit(ctx, int(k)):
-                continue
-        if w[a] > 0 and math.isfinite(rate):
-            ratios.append(rate * g[b] / w[a])
-            steps.append(int(k))
-    if not ratios:
+    steps = np.intersect1d(us, ws)
+    for ls_, _ in layers:
+        steps = np.intersect1d(steps, ls_)
+    if steps.size < 3:
         return None
-    r = np.asarray(ratios)
-    med = float(np.median(r))
-    return (steps[int(np.argmax(r > 1.0))] if (r > 1.0).any() else steps[0]), med
+    # the weights' own raw gradient (the update ratio is over weight matrices only)
+    g = np.sqrt(sum(v[np.searchsorted(s_, steps)] ** 2 for s_, v in layers))
+    du = u[np.searchsorted(us, steps)] * w[np.searchsorted(ws, steps)]
+    rate = np.array([stats.value_at(ls, lr, int(k)) for k in steps])
+    ok = (du > 0) & (g > 0) & np.isfinite(rate) & (rate > 0)
+    if ok.sum() < 3:
+        return None
+    factor = rate[ok] * g[ok] / du[ok] * (1 - beta)
+    big = factor >= ctx.th.explode_clip_factor
+    return int(steps[ok][np.argmax(big)]) if big.any() else int(steps[ok][0]), float(np.median(factor))
+
+
+def error_ratio(ctx: Context, before: int | None) -> tuple[int, float, tuple[str, str]] | None:
+    """RMS of the backpropagated error dL/da at the first hidden activation over that at the last one, median
+    over the sampled steps before ``before``: ``(first step above the threshold, median, (first, last))``.
+
+    With every layer at the same scale, the weight gradients ``delta_l a_{l-1}^T`` are alike in all layers
+    (Glorot & Bengio, AISTATS 2010, Sec. 4.2.2: the activations shrink or grow as the errors grow or shrink),
+    so an explosion through depth shows in the errors, not in the weight-gradient ratio.
+    """
+    out = set(ctx.meta.get("output_activations", []))
+    have = {k: n for k, n in ctx.trace.layers(T.ERROR_RMS).items() if k not in out}
+    order = [k for k in ctx.meta.get("activation_order", []) if k in have] or list(have)
+    if len(order) < 2:
+        return None
+    s1, e1 = ctx.series(have[order[0]], before)
+    s2, e2 = ctx.series(have[order[-1]], before)
+    common, i1, i2 = np.intersect1d(s1, s2, return_indices=True)
+    ok = e2[i2] > 0
+    if not ok.any():
+        return None
+    r = e1[i1][ok] / e2[i2][ok]
+    above = r > ctx.th.explode_layer_ratio
+    first = int(common[ok][np.argmax(above)]) if above.any() else int(common[ok][0])
+    return first, float(np.median(r)), (order[0], order[-1])
 
 
 def _sane_limit(ctx: Context, step: int) -> float:
@@ -175,6 +226,9 @@ def _sane_limit(ctx: Context, step: int) -> float:
 
 def _nonfinite_with_sane_loss(ctx: Context) -> tuple[int, int, bool] | None:
     steps, _ = ctx.trace.get(T.GRAD_NONFINITE)
+    onset = ctx.onset()
+    if onset is not None:
+        steps = steps[steps < onset]  # after the blow-up began, overflowing gradients are its consequence
     if not steps.size:
         return None
     c = ctx.curve
@@ -189,20 +243,23 @@ def _nonfinite_with_sane_loss(ctx: Context) -> tuple[int, int, bool] | None:
             sane.append(int(k))
     if not sane:
         return None
-    onset = ctx.onset()
     p_steps, _ = ctx.trace.get(T.PARAM_NONFINITE)
     recovered = onset is None and not (p_steps.size and p_steps[-1] >= sane[0])
     return sane[0], len(sane), recovered
 
 
 def _cliffs(ctx: Context, steps: np.ndarray, g: np.ndarray) -> np.ndarray:
-    """Steps whose gradient norm is ``explode_spike`` times the median of the previous 50, with a sane loss."""
+    """Steps whose gradient norm is ``explode_spike`` times the median of the previous 50 (and of the first 50),
+    with a sane loss."""
     if g.size <= _SPIKE_HISTORY:
         return np.zeros(0, dtype=np.int64)
     from numpy.lib.stride_tricks import sliding_window_view
 
     med = np.median(sliding_window_view(g[:-1], _SPIKE_HISTORY), axis=1)
-    cand = np.nonzero(g[_SPIKE_HISTORY:] > ctx.th.explode_spike * med)[0] + _SPIKE_HISTORY
+    # against the larger of the recent and the early scale: near a minimum the recent median is tiny and any
+    # fluctuation would look like a cliff
+    ref = np.maximum(med, float(np.median(g[:_SPIKE_HISTORY])))
+    cand = np.nonzero(g[_SPIKE_HISTORY:] > ctx.th.explode_spike * ref)[0] + _SPIKE_HISTORY
     c = ctx.curve
     out = []
     for i in cand:

@@ -14,8 +14,8 @@ from ravine.diagnose.findings import Finding
 
 def divergence(ctx: Context) -> list[Finding]:
     """The run diverged: its loss became non-finite for good, or ended ``divergence_factor`` times above its
-    best level having given back at least half of its progress (judged on the end state, so a spike that
-    recovers -- a warm-up spike -- is only noted, as info)."""
+    best level having given back at least half of its progress or still rising (judged on the end state, so a
+    spike that recovers -- a warm-up spike -- is only noted, as info)."""
     c = ctx.curve
     if c is None:
         ctx.skip("divergence", "no training loss in the log" if not ctx.trace.has(T.LOSS) else "too few steps")
@@ -68,7 +68,8 @@ def divergence(ctx: Context) -> list[Finding]:
     if lv.size < 3:
         return out
     best, end = c.best, float(lv[-1])
-    if _blown_up(best, end, c.start, c.sigma, th.divergence_factor):
+    se = math.sqrt(2) * c.level_se(c.width) if math.isfinite(c.sigma) else 0.0
+    if _blown_up(lv, best, c.start, se, th.divergence_factor):
         onset = _rise_onset(c, None)
         ctx.facts["divergence_onset"] = onset
         out.append(
@@ -106,14 +107,19 @@ def divergence(ctx: Context) -> list[Finding]:
     return out
 
 
-def _blown_up(best: float, end: float, start: float, sigma: float, factor: float) -> bool:
-    if not (math.isfinite(best) and math.isfinite(end)):
+def _blown_up(lv: np.ndarray, best: float, start: float, se: float, factor: float) -> bool:
+    """The last window level is ``factor`` times the best (``factor`` times its scale above it, for losses that
+    can be negative), significantly (3 standard errors), and it either gave back half of the progress or is
+    still rising (the last window significantly above the one before)."""
+    end = float(lv[-1])
+    if not (math.isfinite(best) and math.isfinite(end)) or end - best <= 3 * se:
         return False
     gave_back = end - best >= 0.5 * max(start - best, 0.0)
+    rising = lv.size >= 2 and end - float(lv[-2]) > 3 * se
     if best > 0:
-        return end >= factor * best and gave_back
-    scale = max(abs(best), start - best, 3 * sigma if math.isfinite(sigma) else 0.0)
-    return end - best >= (factor - 1) * scale and gave_back
+        return end >= factor * best and (gave_back or rising)
+    scale = max(abs(best), start - best)
+    return end - best >= (factor - 1) * scale and (gave_back or rising)
 
 
 def _rise_onset(c, nonfinite_at: int | None) -> int:
@@ -147,8 +153,9 @@ def _recovered_spike(lv_steps: np.ndarray, lv: np.ndarray, factor: float) -> tup
 
 
 def oscillation(ctx: Context) -> list[Finding]:
-    """The loss bounces without diverging: in the second half of the run (after any lr restart) the loss has
-    structure beyond batch noise -- two or more significant rises and a variance ratio that rejects i.i.d. noise at
+    """The loss bounces without diverging: in the second half of the run (after any lr restart) the loss sits far
+    above the best level it reached and has given back half of its progress, or it has structure beyond batch
+    noise -- two or more significant rises and a variance ratio that rejects i.i.d. noise at
     p < 0.001, or period-2 alternation -- or the steps overshoot (mean step agreement below
     ``oscillation_agreement``) or the curvature probe finds the optimiser beyond its stability limit, while the
     loss makes no significant progress."""
@@ -167,22 +174,31 @@ def oscillation(ctx: Context) -> list[Finding]:
     sigma = stats.noise_sigma(v)
     _, blocks = stats.window_levels(s, v, k)
     se_diff = math.sqrt(2) * stats.MEDIAN_SE * sigma / math.sqrt(k) if math.isfinite(sigma) else math.inf
-    rises = int(np.sum(np.diff(blocks) > 3 * se_diff)) if blocks.size > 1 else 0
+    jumps = np.diff(blocks) if blocks.size > 1 else np.zeros(0)
+    rises = int(np.sum(jumps > 3 * se_diff))
+    amplitude = float(np.median(jumps[jumps > 3 * se_diff])) if rises else 0.0
     rho1 = stats.lag1_autocorrelation(resid)
-    bouncing = (vr > crit and rises >= 2) or (rho1 < -0.5)
     progress = _significant_progress(s, v, sigma)
     a_steps, a = ctx.series(T.STEP_AGREEMENT)
     a = a[a_steps >= lo]
     agreement, se = stats.mean_and_se(a)
+    # Structure beyond batch noise is the lr's doing if the steps overshoot (at the noise floor the mean agreement
+    # is -<lr lambda>/2: at or below -0.25 the steps cover at least half the way to the valley floor), or if the
+    # bounces are material: each gives back at least 5% of the progress made. Otherwise it is the slow drift
+    # of a converging run (momentum and Adam dilute the agreement, hence the second test).
+    material = amplitude >= 0.05 * max(c.start - c.best, 0.0) and amplitude > 0
+    blame_lr = a.size < th.min_agreement_samples or agreement <= 0.5 * th.oscillation_agreement or material
+    bouncing = ((vr > crit and rises >= 2) or (rho1 < -0.5)) and blame_lr
     overshoot = (
         a.size >= th.min_agreement_samples
         and agreement < th.oscillation_agreement
         and abs(agreement) > th.agreement_z * se
     )
+    lost = _lost_progress(c, s, v)
     e_steps, e = ctx.series(T.EDGE_RATIO)
     edge = float(e[e_steps >= lo].max()) if (e_steps >= lo).any() else None
     unstable = edge is not None and edge > 1.0
-    if not bouncing and not ((overshoot or unstable) and not progress):
+    if not bouncing and not lost and not ((overshoot or unstable) and not progress):
         if (rises >= 2 or (a.size and agreement < 0.5 * th.oscillation_agreement)) and edge is None:
             ctx.wants_probe = True
         return []
@@ -193,6 +209,8 @@ def oscillation(ctx: Context) -> list[Finding]:
             if rho1 >= -0.5
             else "the loss alternates up and down every step"
         )
+    if lost:
+        why.append(f"the loss bounces around {stats.level(v):.3g}, far above the {c.best:.3g} it reached earlier")
     if overshoot:
         why.append(f"each step overshoots (mean cos(-g_next, dw) = {agreement:.2f})")
     if unstable:
@@ -205,6 +223,7 @@ def oscillation(ctx: Context) -> list[Finding]:
             ctx.last_step,
             "; ".join(why),
             variance_ratio=vr,
+            bounce=amplitude,
             variance_ratio_critical=crit,
             significant_rises=rises,
             lag1_autocorrelation=rho1,
@@ -216,6 +235,16 @@ def oscillation(ctx: Context) -> list[Finding]:
             progressing=progress,
         )
     ]
+
+
+def _lost_progress(c, s: np.ndarray, v: np.ndarray) -> bool:
+    """The second half sits well above the run's best level (by 3 standard errors and 25%) and has given back at
+    least half of the progress made -- an unstable run that neither converges nor blows up 4x."""
+    if not (c.best > 0 and math.isfinite(c.sigma)):
+        return False
+    level = stats.level(v)
+    margin = 3 * math.sqrt(2) * c.level_se(c.width)
+    return level - c.best > margin and level >= 1.25 * c.best and level - c.best >= 0.5 * max(c.start - c.best, 0.0)
 
 
 def _tail_start(ctx: Context) -> int:

@@ -15,7 +15,6 @@ import numpy as np
 from ravine.diagnose import stats
 from ravine.diagnose import trace as T
 from ravine.diagnose.detect.context import Context
-from ravine.diagnose.detect.instability import _significant_progress
 from ravine.diagnose.findings import Finding
 
 
@@ -94,7 +93,7 @@ def lr_too_low(ctx: Context) -> list[Finding]:
         basis = "curve shape only"
         hit = falling
     if not hit:
-        return []
+        return _stalled_tail(ctx)
     lr = float(np.median(ctx.series(T.LR)[1])) if ctx.trace.has(T.LR) else None
     if falling:
         what = f"the loss is still falling in a nearly straight line ({share:.0%} of the progress in the last quarter)"
@@ -123,6 +122,35 @@ def lr_too_low(ctx: Context) -> list[Finding]:
     ]
 
 
+def _stalled_tail(ctx: Context) -> list[Finding]:
+    """The run's end (after any decay of the lr) has stalled with tiny updates while each step still points
+    downhill: the learning rate is too low *now* (a schedule that decayed too early or too far)."""
+    lo = flat_tail_start(ctx)
+    if lo is None:
+        return []
+    mean, se, _, undershoot = agreement(ctx, lo, ctx.last_step)
+    update = update_ratio(ctx, lo, ctx.last_step)
+    if not (undershoot and update is not None and 0 < update < ctx.th.lr_low_update_ratio):
+        return []
+    lr = ctx.lr_at(ctx.last_step)
+    return [
+        ctx.finding(
+            "lr_too_low",
+            "warning",
+            lo,
+            ctx.last_step,
+            f"the loss has stalled since step {lo} with tiny updates (||dw||/||w|| = {update:.1e}) although each step "
+            f"still points downhill (mean cos {mean:.2f})",
+            lr=lr,
+            basis="step agreement",
+            step_agreement=mean,
+            step_agreement_se=se,
+            update_ratio=update,
+            end_loss=ctx.curve.end if ctx.curve else None,
+        )
+    ]
+
+
 def _probe_in(ctx: Context, lo: int) -> tuple[float, float, int] | None:
     s_max, h_max = ctx.series(T.HESSIAN_MAX)
     s_min, h_min = ctx.series(T.HESSIAN_MIN)
@@ -141,20 +169,31 @@ def _negative_curvature(ctx: Context, probe: tuple[float, float, int] | None) ->
 
 
 def flat_tail_start(ctx: Context) -> int | None:
-    """Start of the final ``stall_fraction`` of the run if it made no significant progress, else None."""
+    """Where the final flat stretch of the run begins: the earliest window from which every window level stays
+    within noise (3 standard errors of a difference of levels, or 2% of the final level) of the final one.
+    None if that stretch is shorter than ``stall_fraction`` of the run."""
     c = ctx.curve
     if c is None or c.n < ctx.th.min_steps:
         return None
-    k = max(ctx.th.min_steps // 2, int(ctx.th.stall_fraction * c.n))
-    s, v = c.fsteps[-k:], c.fvalues[-k:]
-    return None if _significant_progress(s, v, stats.noise_sigma(v)) else int(s[0])
+    lv_steps, lv = c.levels()
+    if lv.size < 4:
+        return None
+    end = float(lv[-1])
+    tol = 3 * math.sqrt(2) * c.level_se(c.width) + 0.02 * abs(end)
+    i = lv.size - 1
+    while i > 0 and abs(float(lv[i - 1]) - end) <= tol:
+        i -= 1
+    start = int(lv_steps[i - 1]) + 1 if i > 0 else int(c.fsteps[0])
+    span = int(c.fsteps[-1]) - int(c.fsteps[0])
+    return start if int(c.fsteps[-1]) - start >= ctx.th.stall_fraction * span else None
 
 
 def saddle(ctx: Context) -> list[Finding]:
-    """A saddle point: a stall that ended in an escape downhill (a flat stretch of at least ``stall_fraction`` of
-    the run, then a fall of ``escape_drop`` of its level, with the same learning rate and a gradient that grew
-    as it left -- the stage-like transitions of Saxe et al., ICLR 2014), or a stall where the curvature probe
-    finds a negative eigenvalue comparable to the largest (Dauphin et al., NeurIPS 2014)."""
+    """A saddle point: a stall that ended in an escape downhill -- a flat stretch of at least ``stall_fraction``
+    of the run, then a fall of ``escape_drop`` of its level, at an unchanged learning rate (warm-up or decay
+    explains a fall by itself) and with a gradient that grew as it left: the stage-like transitions of Saxe et
+    al. (ICLR 2014) -- or a stall where the curvature probe finds a negative eigenvalue comparable to the
+    largest (Dauphin et al., NeurIPS 2014)."""
     c = ctx.curve
     if c is None or ctx.onset() is not None or c.n < ctx.th.min_steps:
         return []
@@ -236,13 +275,13 @@ def _escape(ctx: Context) -> tuple[int, int, float, float, float | None] | None:
                 continue  # a slow slide, not an escape
             third = max(1, seg.size // 3)
             drift = float(np.median(seg[:third]) - np.median(seg[-third:]))
-            escape_rate = drop / (m + 1)
+            escape_rate = 0.5 * drop / (half + 1)  # per window, over the steep first half of the fall
             if drift > 0.1 * escape_rate * (j - i + 1) + 3 * math.sqrt(2) * se:
                 continue  # the "stall" was already descending
             a = int(lv_steps[i - 1]) + 1 if i else int(c.fsteps[0])
             b, e = int(lv_steps[j]), int(lv_steps[j + 1 + m])
-            if lr.size and _median_in(lr_s, lr, a, b) < 0.5 * _median_in(lr_s, lr, b + 1, e):
-                continue  # the learning rate rose after the stall: warm-up, not a saddle
+            if lr.size and not 0.5 <= _median_in(lr_s, lr, b + 1, e) / _median_in(lr_s, lr, a, b) <= 2:
+                continue  # the lr changed: warm-up or decay, not an escape, explains the fall
             ratio = None
             if g.size:
                 ratio = _median_in(g_s, g, b + 1, e) / max(_median_in(g_s, g, a, b), 1e-300)
