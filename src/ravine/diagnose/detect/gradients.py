@@ -159,7 +159,9 @@ def clipping_factor(ctx: Context, before: int | None) -> tuple[int, float] | Non
     SGD-type optimisers (whose step is lr times the -- possibly clipped -- gradient, through momentum):
     ``lr ||g_raw|| / ||dw|| * (1 - momentum)``, a lower bound on the clipping factor (momentum can lengthen a
     step up to 1 / (1 - momentum) times). Clipping is meant for rare spikes (Pascanu et al. 2013, Sec. 3.2); a
-    gradient cut tenfold on most steps is exploding. Returns (first step cut that much, median) or None."""
+    gradient cut tenfold on most steps, whose unclipped step ``lr ||g||`` would exceed the weights' norm, is
+    exploding (a threshold set too low cuts sane gradients as well: that is an lr too low). Returns (first step
+    cut that much, median) or None."""
     if ctx.adaptive() is not False:
         return None
     settings = ctx.meta.get("settings") or {}
@@ -183,18 +185,18 @@ def clipping_factor(ctx: Context, before: int | None) -> tuple[int, float] | Non
     if ok.sum() < 3:
         return None
     factor = rate[ok] * g[ok] / du[ok] * (1 - beta)
+    # a tiny clipping threshold cuts sane gradients too: it hides an explosion only if the unclipped step
+    # lr ||g|| would have been larger than the weights themselves
+    raw_step = float(np.median(rate[ok] * g[ok] / w[np.searchsorted(ws, steps)][ok]))
+    if raw_step < 1.0:
+        return None
     big = factor >= ctx.th.explode_clip_factor
     return int(steps[ok][np.argmax(big)]) if big.any() else int(steps[ok][0]), float(np.median(factor))
 
 
-def error_ratio(ctx: Context, before: int | None) -> tuple[int, float, tuple[str, str]] | None:
-    """RMS of the backpropagated error dL/da at the first hidden activation over that at the last one, median
-    over the sampled steps before ``before``: ``(first step above the threshold, median, (first, last))``.
-
-    With every layer at the same scale, the weight gradients ``delta_l a_{l-1}^T`` are alike in all layers
-    (Glorot & Bengio, AISTATS 2010, Sec. 4.2.2: the activations shrink or grow as the errors grow or shrink),
-    so an explosion through depth shows in the errors, not in the weight-gradient ratio.
-    """
+def _error_ratios(ctx: Context, before: int | None) -> tuple[np.ndarray, np.ndarray, tuple[str, str]] | None:
+    """Per sampled step, the RMS of the backpropagated error dL/da at the first hidden activation over that at
+    the last one (output activations excluded)."""
     out = set(ctx.meta.get("output_activations", []))
     have = {k: n for k, n in ctx.trace.layers(T.ERROR_RMS).items() if k not in out}
     order = [k for k in ctx.meta.get("activation_order", []) if k in have] or list(have)
@@ -204,12 +206,24 @@ def error_ratio(ctx: Context, before: int | None) -> tuple[int, float, tuple[str
     s2, e2 = ctx.series(have[order[-1]], before)
     common, i1, i2 = np.intersect1d(s1, s2, return_indices=True)
     ok = e2[i2] > 0
-    if not ok.any():
+    return common[ok], e1[i1][ok] / e2[i2][ok], (order[0], order[-1])
+
+
+def error_ratio(ctx: Context, before: int | None) -> tuple[int, float, tuple[str, str]] | None:
+    """The backpropagated-error ratio of :func:`_error_ratios`, median over the sampled steps before
+    ``before``: ``(first step above explode_layer_ratio, median, (first, last))``.
+
+    With every layer at the same scale, the weight gradients ``delta_l a_{l-1}^T`` are alike in all layers
+    (Glorot & Bengio, AISTATS 2010, Sec. 4.2.2: the activations shrink or grow as the errors grow or shrink),
+    so an explosion through depth shows in the errors, not in the weight-gradient ratio.
+    """
+    found = _error_ratios(ctx, before)
+    if found is None or not found[1].size:
         return None
-    r = e1[i1][ok] / e2[i2][ok]
+    steps, r, pair = found
     above = r > ctx.th.explode_layer_ratio
-    first = int(common[ok][np.argmax(above)]) if above.any() else int(common[ok][0])
-    return first, float(np.median(r)), (order[0], order[-1])
+    first = int(steps[np.argmax(above)]) if above.any() else int(steps[0])
+    return first, float(np.median(r)), pair
 
 
 def _sane_limit(ctx: Context, step: int) -> float:
@@ -275,39 +289,53 @@ def _cliffs(ctx: Context, steps: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 def vanishing_gradients(ctx: Context) -> list[Finding]:
     """Gradients vanish: over the later half of the samples, the first dense layer's gradient norm stays below
-    ``vanish_layer_ratio`` times the last layer's (AUTOTRAINER beta_1 = 1e-3), so the early layers barely learn."""
+    ``vanish_layer_ratio`` times the last layer's (AUTOTRAINER beta_1 = 1e-3), or the backpropagated error at
+    the first hidden activation does (the deep tanh nets of Glorot & Bengio 2010, whose weight gradients stay
+    balanced while the error and the activations both fade), so the early layers barely learn."""
     th = ctx.th
-    ratio = layer_ratio(ctx, ctx.onset())
-    if ratio is None:
+    onset = ctx.onset()
+    ratio = layer_ratio(ctx, onset)
+    found: dict = {}
+    start = None
+    if ratio is not None and ratio[1].size >= 2:
+        steps, r, (first, last) = ratio
+        med = float(np.median(r[r.size // 2 :]))
+        if med < th.vanish_layer_ratio:
+            below = np.nonzero(r >= th.vanish_layer_ratio)[0]
+            start = int(steps[below[-1] + 1]) if below.size and below[-1] + 1 < r.size else int(steps[0])
+            found.update(
+                layer_ratio=med,
+                first_layer=first,
+                last_layer=last,
+                first_layer_grad=float(np.median(ctx.series(f"{T.GRAD_NORM}/{first}")[1])),
+                last_layer_grad=float(np.median(ctx.series(f"{T.GRAD_NORM}/{last}")[1])),
+            )
+    errors = _error_ratios(ctx, onset)
+    if errors is not None and errors[1].size >= 2:
+        steps, r, (a, b) = errors
+        med = float(np.median(r[r.size // 2 :]))
+        if med < th.vanish_layer_ratio:
+            below = np.nonzero(r >= th.vanish_layer_ratio)[0]
+            s0 = int(steps[below[-1] + 1]) if below.size and below[-1] + 1 < r.size else int(steps[0])
+            start = s0 if start is None else min(start, s0)
+            found.update(error_ratio=med, first_activation=a, last_activation=b)
+    if ratio is None and errors is None:
         have = ctx.trace.layers(T.GRAD_NORM)
         ctx.skip(
             "vanishing_gradients",
             "needs per-layer gradient norms of at least two layers" if len(have) < 2 else "no layer order known",
         )
         return []
-    steps, r, (first, last) = ratio
-    if r.size < 2:
+    if start is None:
         return []
-    recent = r[r.size // 2 :]
-    med = float(np.median(recent))
-    if not med < th.vanish_layer_ratio:
-        return []
-    below = np.nonzero(r >= th.vanish_layer_ratio)[0]
-    start = int(steps[below[-1] + 1]) if below.size and below[-1] + 1 < r.size else int(steps[0])
-    g1 = ctx.series(f"{T.GRAD_NORM}/{first}")[1]
-    g2 = ctx.series(f"{T.GRAD_NORM}/{last}")[1]
-    return [
-        ctx.finding(
-            "vanishing_gradients",
-            "warning",
-            start,
-            ctx.last_step,
-            f"the first layer ({first}) gets {med:.2g}x the gradient of the last ({last})",
-            layer_ratio=med,
-            first_layer=first,
-            last_layer=last,
-            first_layer_grad=float(np.median(g1)),
-            last_layer_grad=float(np.median(g2)),
-            samples=int(recent.size),
+    if "layer_ratio" in found:
+        what = (
+            f"the first layer ({found['first_layer']}) gets {found['layer_ratio']:.2g}x the gradient of the "
+            f"last ({found['last_layer']})"
         )
-    ]
+    else:
+        what = (
+            f"the error reaching {found['first_activation']} is {found['error_ratio']:.2g}x that at "
+            f"{found['last_activation']}"
+        )
+    return [ctx.finding("vanishing_gradients", "warning", start, ctx.last_step, what, **found)]
