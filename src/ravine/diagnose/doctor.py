@@ -21,16 +21,23 @@ from ravine.diagnose.hooks import ActivationMonitor, ActivationSpec, spec_for
 from ravine.diagnose.logs.jsonl import JsonlWriter
 from ravine.diagnose.thresholds import Thresholds
 
-_FLUSH_EVERY = 256
+_FLUSH_EVERY = 64
+_ACTIVATION_RUN = 20  # activation statistics: at least every step / 20 steps
+_SAMPLES_RUN = 100  # sampled measures: at least every step / 100 steps
+_NORM_RUN = 200  # the global gradient norm: every step up to step 400, then every step / 200
 
 
 class Doctor:
     """Watches a training run and names what goes wrong: divergence, exploding or vanishing gradients, dead or
     saturated units, plateaus, saddles, a learning rate too low or too high, overfitting.
 
-    Per step it reads the loss, the raw gradients (before any clipping) and the learning rate; every
-    ``sample_every`` steps it also measures per-layer gradient norms, the update-to-weight ratio, the step
-    agreement ``cos(-g_{t+1}, dw_t)`` and activation statistics (forward hooks attached for that step only).
+    Per step it reads the loss, the global norm of the raw gradients (before any clipping) and the learning
+    rate (the norm every step up to step 400, then every ``step / 200`` steps); every ``sample_every`` steps
+    (or ``step / 100``, whichever is longer) it also measures per-layer gradient norms, the update-to-weight
+    ratio and the step agreement ``cos(-g_{t+1}, dw_t)``, and activation statistics every ``sample_every``
+    (or ``step / 20``) steps (forward hooks attached for that step only). The statistics judge windows that
+    are fractions of the run, so a fixed number of samples per window is enough: that keeps the cost at a few
+    per cent.
     With a ``closure`` it can probe the curvature (Hessian eigenvalues) when a verdict hinges on it.
 
     Args:
@@ -40,7 +47,9 @@ class Doctor:
             ...; warns with :class:`NoActivationsWarning` if there is none); ``"required"`` raises
             :class:`NoActivationsError` instead; a list of modules hooks exactly those; ``None`` hooks nothing.
         sample_every: steps between sampled measurements (>= 1).
-        check_every: steps between live checks (>= 1; the report at the end always checks everything).
+        check_every: steps before the first live check; later checks come every ``max(check_every, step / 3)``
+            steps, and at once when a loss or gradient turns non-finite (the report at the end always checks
+            everything).
         log: path of a JSONL log the doctor writes (``ravine doctor LOG`` reads it back).
         on_finding: called with each finding when it first appears at warning or error severity.
         echo: print a line to stderr when a finding first appears.
@@ -73,7 +82,7 @@ class Doctor:
         *,
         activations: str | Sequence[nn.Module] | None = "auto",
         sample_every: int = 10,
-        check_every: int = 50,
+        check_every: int = 100,
         log: str | Path | None = None,
         on_finding: Callable[[Finding], None] | None = None,
         echo: bool = True,
@@ -101,9 +110,10 @@ class Doctor:
         self._order_handles = self._record_order()
         self._step = 0
         self._in_step = False
-        self._pending: list[tuple[int, Any, Tensor]] = []
-        self._snapshot: list[Tensor] | None = None
-        self._neg_update: list[Tensor] | None = None
+        self._pending: list[tuple[int, Any, Tensor | None]] = []
+        self.coords = measures.Coordinates(self.params)
+        self._snapshot: list[Tensor | None] | None = None
+        self._neg_update: list[Tensor | None] | None = None
         self._update_step = -1
         self._next_check = check_every
         self._announced: set[str] = set()
@@ -111,9 +121,14 @@ class Doctor:
         self._probe_wanted = False
         self._last_probe = -(10**9)
         self._probe_failed: str | None = None
+        # The detectors judge windows that are fractions of the run, so a fixed number of samples per window
+        # is enough: the intervals grow with the run.
+        self._norms = _Every(1, _NORM_RUN)
+        self._samples = _Every(sample_every, _SAMPLES_RUN)
+        self._activation_samples = _Every(sample_every, _ACTIVATION_RUN)
         self._writer = JsonlWriter(log, self.trace.meta) if log is not None else None
         self._closed = False
-        if self.monitor is not None and self._sampled(0):
+        if self.monitor is not None and self._activation_samples.take(0):
             self.monitor.arm()
 
     # -- the contract --------------------------------------------------------------------------------------
@@ -126,32 +141,37 @@ class Doctor:
                 ``lambda: loss_fn(model(x), y)``). It lets the doctor probe the curvature (saddle points, edge of
                 stability) on the rare steps where that can change a verdict; it is never called otherwise.
         """
-        self._check_open()
+        if self._closed:
+            self._check_open()
         if self._in_step:  # after_step was not called: the previous step is over
             self._finish_step()
         self._in_step = True
         step = self._step
         if isinstance(loss, Tensor):
-            if loss.numel() != 1:
+            if loss.dim() == 0:
+                loss_value: Any = loss.detach()
+            elif loss.numel() == 1:
+                loss_value = loss.detach().reshape(())
+            else:
                 raise ValueError(f"loss must be a 1-element tensor, got shape {tuple(loss.shape)}")
-            loss_value: Any = loss.detach().reshape(())
         else:
             loss_value = float(loss)
-        grads = [p.grad for p in self.params]
-        present = [g for g in grads if g is not None]
-        total, norms = measures.grad_norms(present)
+        sampled = self._samples.take(step)
+        if self._norms.take(step) | sampled or self._agreement_due(step):
+            grads = [p.grad for p in self.params]
+            present = [g for g in grads if g is not None]
+            total, norms = measures.grad_norms(present)
+        else:
+            grads, present, total, norms = [], [], None, []
         self._pending.append((step, loss_value, total))
-        if self._neg_update is not None and self._update_step == step - 1:
-            agreement = measures.step_agreement(
-                [g if g is not None else torch.zeros_like(p) for g, p in zip(grads, self.params, strict=True)],
-                self._neg_update,
-            )
+        if self._agreement_due(step):
+            agreement = measures.step_agreement(self.coords, grads, self._neg_update)
             if math.isfinite(agreement):
                 self.trace.add(T.STEP_AGREEMENT, step - 1, agreement)
         self._neg_update = None
-        if self._sampled(step):
+        if sampled:
             self._layer_grad_norms(step, grads, present, norms)
-            self._snapshot = measures.snapshot(self.params)
+            self._snapshot = self.coords.take(self.params)
         if self.monitor is not None and self.monitor.armed:
             self.monitor.disarm()
             self._collect_activations(step)
@@ -162,7 +182,8 @@ class Doctor:
 
     def after_step(self) -> None:
         """Read the learning rate this step used and the update it made; call right after ``optimizer.step()``."""
-        self._check_open()
+        if self._closed:
+            self._check_open()
         if not self._in_step:
             raise RuntimeError("after_step() called without after_backward(loss) for this step")
         self._finish_step()
@@ -196,6 +217,7 @@ class Doctor:
         """Run the detectors on everything seen so far and announce new findings; returns the findings."""
         self._check_open()
         self._flush()
+        self._check_params()
         self._diagnosis = diagnose(self.trace, self.thresholds, final=False, skipped=self._skipped())
         self._probe_wanted = self._diagnosis.wants_probe and self._step - self._last_probe >= self._probe_gap()
         for f in self._diagnosis.report.findings:
@@ -211,6 +233,7 @@ class Doctor:
         """The final verdict on everything seen so far (the doctor stays usable)."""
         if not self._closed:
             self._flush()
+            self._check_params()
         trace = self.trace
         partial = self.monitor.partial(self.thresholds.dead_window_inputs // 4) if self.monitor is not None else []
         if partial:  # a short run may never fill a window: judge the open ones (at least a quarter full)
@@ -247,13 +270,16 @@ class Doctor:
     # -- per step ------------------------------------------------------------------------------------------
     def _finish_step(self) -> None:
         step = self._step
-        lrs = [_lr(g) for g in self.optimizer.param_groups]
-        lrs = [x for x in lrs if x is not None]
-        if lrs:
-            self.trace.add(T.LR, step, max(lrs))
+        groups = self.optimizer.param_groups
+        lr = groups[0].get("lr") if len(groups) == 1 else None
+        if type(lr) is not float:  # the fast path is one group with a float lr
+            lrs = [x for x in (_lr(g) for g in groups) if x is not None]
+            lr = max(lrs) if lrs else None
+        if lr is not None:
+            self.trace.add(T.LR, step, lr)
         if self._snapshot is not None:
-            measures.take_update(self.params, self._snapshot)
-            total, weight_norm, per_layer = measures.update_ratios(self.params, self._snapshot, self.layers)
+            after = self.coords.take(self.params)
+            total, weight_norm, per_layer, neg = measures.update_ratios(self.coords, self._snapshot, after, self.layers)
             if math.isfinite(total):
                 self.trace.add(T.UPDATE_RATIO, step, total)
             if math.isfinite(weight_norm) and self.layers:
@@ -261,29 +287,31 @@ class Doctor:
             for name, r in per_layer.items():
                 if math.isfinite(r):
                     self.trace.add(f"{T.UPDATE_RATIO}/{name}", step, r)
-            self._neg_update, self._update_step, self._snapshot = self._snapshot, step, None
+            self._neg_update, self._update_step, self._snapshot = neg, step, None
         self._in_step = False
         self._step += 1
-        if self.monitor is not None and self._sampled(self._step):
+        if self.monitor is not None and self._activation_samples.take(self._step):
             self.monitor.arm()
-        if len(self._pending) >= _FLUSH_EVERY:
-            self._flush()
-        if self._step >= self._next_check:
-            self._next_check = self._step + self.check_every
+        alarm = self._flush() if len(self._pending) >= _FLUSH_EVERY else False
+        if alarm or self._step >= self._next_check:
+            self._next_check = self._step + max(self.check_every, self._step // 3)
             self.check()
 
-    def _sampled(self, step: int) -> bool:
-        return step % self.sample_every == 0
+    def _agreement_due(self, step: int) -> bool:
+        return self._neg_update is not None and self._update_step == step - 1
 
     def _layer_grad_norms(
         self, step: int, grads: list[Tensor | None], present: list[Tensor], norms: list[Tensor]
     ) -> None:
         by_id = {id(g): n for g, n in zip(present, norms, strict=True)}
-        for layer in self.layers:
-            sq = [by_id[id(grads[i])] for i in layer.index if grads[i] is not None]
-            if sq:
-                value = float(torch.stack([n.to(sq[0].device) for n in sq]).double().square().sum().sqrt())
-                self.trace.add(f"{T.GRAD_NORM}/{layer.name}", step, value)
+        rows = [[by_id[id(grads[i])] for i in layer.index if grads[i] is not None] for layer in self.layers]
+        flat = [n for row in rows for n in row]
+        if not flat:
+            return
+        values = iter(torch.stack([n.to(flat[0].device) for n in flat]).tolist())
+        for layer, row in zip(self.layers, rows, strict=True):
+            if row:
+                self.trace.add(f"{T.GRAD_NORM}/{layer.name}", step, math.sqrt(sum(next(values) ** 2 for _ in row)))
 
     def _collect_activations(self, step: int) -> None:
         assert self.monitor is not None
@@ -301,21 +329,31 @@ class Doctor:
         families = self.trace.meta.setdefault("activation_families", {})
         families.update(self.monitor.families)
 
-    def _flush(self) -> None:
+    def _flush(self) -> bool:
+        """Move the pending per-step values into the trace; True if one of them is not finite."""
+        alarm = False
         if self._pending:
             steps = [s for s, _, _ in self._pending]
-            losses = [float(v) for _, v, _ in self._pending]
-            norms = torch.stack([n.to(self._pending[0][2].device) for _, _, n in self._pending]).tolist()
+            tensors = [v for _, v, _ in self._pending if isinstance(v, Tensor)]
+            stacked = iter(_stack(tensors).double().tolist() if tensors else [])
+            losses = [next(stacked) if isinstance(v, Tensor) else float(v) for _, v, _ in self._pending]
+            measured = [(s, n) for s, _, n in self._pending if n is not None]
+            norms = _stack([n for _, n in measured]).tolist() if measured else []
             self.trace.extend(T.LOSS, steps, losses)
-            self.trace.extend(T.GRAD_NORM, steps, norms)
-            for s, g in zip(steps, norms, strict=True):
+            self.trace.extend(T.GRAD_NORM, [s for s, _ in measured], norms)
+            for (s, _), g in zip(measured, norms, strict=True):
                 if not math.isfinite(g):
                     self.trace.add(T.GRAD_NONFINITE, s, 1.0)
+                    alarm = True
+            alarm = alarm or not all(math.isfinite(v) for v in losses)
             self._pending = []
-            if not measures.all_finite(self.params):
-                self.trace.add(T.PARAM_NONFINITE, steps[-1], 1.0)
         if self._writer is not None:
             self._writer.write(self.trace)
+        return alarm
+
+    def _check_params(self) -> None:
+        if self._step and not measures.all_finite(self.params):
+            self.trace.add(T.PARAM_NONFINITE, self._step - 1, 1.0)
 
     # -- probes and structure --------------------------------------------------------------------------------
     def _probe_gap(self) -> int:
@@ -426,6 +464,30 @@ class Doctor:
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("this Doctor is closed; create a new one")
+
+
+class _Every:
+    """A schedule: due at step 0, then ``max(base, step // run)`` steps after each time it was taken."""
+
+    __slots__ = ("base", "next", "run")
+
+    def __init__(self, base: int, run: int) -> None:
+        self.base, self.run, self.next = base, run, 0
+
+    def take(self, step: int) -> bool:
+        """Whether ``step`` is due; if so, schedule the next one."""
+        if step < self.next:
+            return False
+        self.next = step + max(self.base, step // self.run)
+        return True
+
+
+def _stack(tensors: list[Tensor]) -> Tensor:
+    """One stack of 0-d tensors (moved to the first one's device only if they live on several)."""
+    device = tensors[0].device
+    if any(t.device != device for t in tensors):
+        tensors = [t.to(device) for t in tensors]
+    return torch.stack(tensors)
 
 
 def _lr(group: Mapping[str, Any]) -> float | None:

@@ -13,8 +13,9 @@ Hooks are attached only for the forward passes the doctor samples, so the other 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -151,12 +152,27 @@ def unit_dim(y: Tensor) -> int:
 
 @dataclass
 class _Window:
-    """Per-unit evidence gathered over a window of inputs."""
+    """Per-unit evidence from the most recent sampled batches: ``(inputs, unit flat on all of them)`` each."""
 
     units: int
-    ever_active: Tensor  # rectifier: unit not flat on some input
-    always_flat: Tensor  # saturating: unit flat on every input
-    inputs: int = 0
+    batches: deque[tuple[int, Tensor]] = field(default_factory=deque)
+
+    @property
+    def inputs(self) -> int:
+        return sum(n for n, _ in self.batches)
+
+    def push(self, n: int, all_flat: Tensor, keep: int) -> None:
+        """Add a batch; drop the oldest while the rest still hold ``keep`` inputs (a sliding window)."""
+        self.batches.append((n, all_flat))
+        while len(self.batches) > 1 and self.inputs - self.batches[0][0] >= keep:
+            self.batches.popleft()
+
+    def flat_everywhere(self) -> Tensor:
+        """Units flat on every input of the window."""
+        out = self.batches[0][1].clone()
+        for _, mask in list(self.batches)[1:]:
+            out &= mask
+        return out
 
 
 class ActivationMonitor:
@@ -182,7 +198,7 @@ class ActivationMonitor:
         self.window_inputs = window_inputs
         self.windows: dict[str, _Window] = {}
         self.families: dict[str, str] = {}
-        self._records: list[tuple[str, float]] = []
+        self._records: list[tuple[str, Tensor]] = []
         self._closed: list[tuple[str, str, float]] = []
         self._errors: list[tuple[str, Tensor]] = []
         self._handles: list[Any] = []
@@ -240,39 +256,31 @@ class ActivationMonitor:
         flat = flat.reshape(1, -1) if flat.dim() < 2 else flat
         d = unit_dim(flat)
         units = flat.shape[d]
-        per_unit = flat.movedim(d, -1).reshape(-1, units)  # (values, units)
+        per_unit = flat if flat.dim() == 2 else flat.movedim(d, -1).reshape(-1, units)  # (values, units)
         w = self.windows.get(key)
         if w is None or w.units != units:
-            w = self.windows[key] = _Window(
-                units,
-                torch.zeros(units, dtype=torch.bool, device=flat.device),
-                torch.ones(units, dtype=torch.bool, device=flat.device),
-            )
-        w.ever_active |= ~per_unit.all(0)
-        w.always_flat &= per_unit.all(0)
-        w.inputs += flat.shape[0]
-        self._records.append((key, flat.float().mean().item()))
+            w = self.windows[key] = _Window(units)
+        w.push(flat.shape[0], per_unit.all(0), self.window_inputs)
+        self._records.append((key, flat.sum() / flat.numel()))
         if w.inputs >= self.window_inputs:
-            if spec.family == "rectifier":
-                self._closed.append((key, "dead", 1.0 - w.ever_active.float().mean().item()))
-            else:
-                self._closed.append((key, "stuck", w.always_flat.float().mean().item()))
-            del self.windows[key]
+            what = "dead" if spec.family == "rectifier" else "stuck"
+            self._closed.append((key, what, w.flat_everywhere().float().mean().item()))
 
     def partial(self, min_inputs: int) -> list[tuple[str, str, float]]:
-        """The open windows with at least ``min_inputs`` inputs, read without closing them (for a final report)."""
+        """The windows not yet full but holding at least ``min_inputs`` inputs (for a final report)."""
         out = []
         for key, w in self.windows.items():
-            if w.inputs >= min_inputs:
-                if self.families.get(key) == "rectifier":
-                    out.append((key, "dead", 1.0 - w.ever_active.float().mean().item()))
-                else:
-                    out.append((key, "stuck", w.always_flat.float().mean().item()))
+            if min_inputs <= w.inputs < self.window_inputs:
+                what = "dead" if self.families.get(key) == "rectifier" else "stuck"
+                out.append((key, what, w.flat_everywhere().float().mean().item()))
         return out
 
     def collect(self) -> tuple[list[tuple[str, float]], list[tuple[str, str, float]], list[tuple[str, float]]]:
         """The per-batch flat fractions, the closed windows, and the backpropagated-error RMS since the last call."""
-        records, closed = self._records, self._closed
-        errors = [(k, float(v)) for k, v in self._errors]
+        values = [v for _, v in self._records] + [v for _, v in self._errors]
+        numbers = torch.stack([v.to(values[0].device).float() for v in values]).tolist() if values else []
+        records = [(k, x) for (k, _), x in zip(self._records, numbers, strict=False)]
+        errors = [(k, x) for (k, _), x in zip(self._errors, numbers[len(records) :], strict=True)]
+        closed = self._closed
         self._records, self._closed, self._errors = [], [], []
         return records, closed, errors

@@ -38,6 +38,8 @@ def window_levels(steps: np.ndarray, values: np.ndarray, width: int) -> tuple[np
         return np.zeros(0, dtype=np.int64), np.zeros(0)
     v = values[: n * width].reshape(n, width)
     s = steps[: n * width].reshape(n, width)[:, -1]
+    if np.isfinite(v).all():
+        return s, np.median(v, axis=1)
     return s, np.nanmedian(np.where(np.isfinite(v), v, np.nan), axis=1)
 
 
@@ -53,6 +55,18 @@ def isotonic_decreasing(y: np.ndarray) -> np.ndarray:
             vals[-1] = (vals[-1] * counts[-1] + v2 * c2) / (counts[-1] + c2)
             counts[-1] += c2
     return -np.repeat(vals, counts)
+
+
+def detrend_blocks(v: np.ndarray, k: int) -> np.ndarray:
+    """``v`` minus a non-increasing trend fitted to its block means (blocks of ``k``; the last partial block
+    takes the last fitted level): isotonic regression at the resolution the variance ratio looks at."""
+    m = v.size // k
+    if m < 2:
+        return v - v.mean()
+    means = v[: m * k].reshape(m, k).mean(axis=1)
+    trend = np.repeat(isotonic_decreasing(means), k)
+    trend = np.concatenate([trend, np.full(v.size - m * k, trend[-1])])
+    return v - trend
 
 
 def variance_ratio(residuals: np.ndarray, k: int) -> tuple[float, int]:

@@ -79,6 +79,7 @@ class Trace:
     def __init__(self, meta: dict[str, Any] | None = None) -> None:
         self.columns: dict[str, Column] = {}
         self.meta: dict[str, Any] = dict(meta or {})
+        self._arrays: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
 
     def add(self, name: str, step: int, value: float) -> None:
         """Append one value of series ``name`` at ``step``."""
@@ -104,11 +105,16 @@ class Trace:
         col = self.columns.get(name)
         if col is None or not col.steps:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
+        cached = self._arrays.get(name)
+        if cached is not None and cached[0] == len(col.steps):  # series only grow: same length, same data
+            return cached[1], cached[2]
         steps = np.asarray(col.steps, dtype=np.int64)
         values = np.asarray(col.values, dtype=np.float64)
         if steps.size > 1 and np.any(steps[1:] < steps[:-1]):
             order = np.argsort(steps, kind="stable")
             steps, values = steps[order], values[order]
+        steps.flags.writeable = values.flags.writeable = False
+        self._arrays[name] = (len(col.steps), steps, values)
         return steps, values
 
     def names(self, prefix: str = "") -> list[str]:

@@ -157,8 +157,8 @@ def oscillation(ctx: Context) -> list[Finding]:
     above the best level it reached and has given back half of its progress, or it has structure beyond batch
     noise -- two or more significant rises and a variance ratio that rejects i.i.d. noise at
     p < 0.001, or period-2 alternation -- or the steps overshoot (mean step agreement below
-    ``oscillation_agreement``) or the curvature probe finds the optimiser beyond its stability limit, while the
-    loss makes no significant progress."""
+    ``oscillation_agreement``: the iterate jumps across the valley floor, whatever the other directions do),
+    or the curvature probe finds the optimiser beyond its stability limit while the loss makes no progress."""
     c = ctx.curve
     if c is None or ctx.onset() is not None:
         return []
@@ -167,8 +167,8 @@ def oscillation(ctx: Context) -> list[Finding]:
     s, v = c.segment(lo, int(c.fsteps[-1]) if c.n else lo)
     if v.size < 40:
         return []
-    resid = v - stats.isotonic_decreasing(v)
     k = max(5, v.size // 15)
+    resid = stats.detrend_blocks(v, k)
     vr, m = stats.variance_ratio(resid, k)
     crit = stats.chi2_upper(m - 1, 1e-3) if m >= 3 else math.inf
     sigma = stats.noise_sigma(v)
@@ -198,7 +198,7 @@ def oscillation(ctx: Context) -> list[Finding]:
     e_steps, e = ctx.series(T.EDGE_RATIO)
     edge = float(e[e_steps >= lo].max()) if (e_steps >= lo).any() else None
     unstable = edge is not None and edge > 1.0
-    if not bouncing and not lost and not ((overshoot or unstable) and not progress):
+    if not bouncing and not lost and not overshoot and not (unstable and not progress):
         if (rises >= 2 or (a.size and agreement < 0.5 * th.oscillation_agreement)) and edge is None:
             ctx.wants_probe = True
         return []

@@ -9,6 +9,7 @@ stalled and then escaped downhill, or whose stall shows negative curvature (sadd
 from __future__ import annotations
 
 import math
+import statistics
 
 import numpy as np
 
@@ -261,20 +262,22 @@ def _escape(ctx: Context) -> tuple[int, int, float, float, float | None] | None:
     lr_s, lr = ctx.series(T.LR)
     g_s, g = ctx.series(T.GRAD_NORM)
     best = None
+    levels = [float(x) for x in lv]  # 20 numbers: plain Python beats numpy's per-call cost here
     for i in range(k):
         for j in range(i + need - 1, k - 1):
-            seg = lv[i : j + 1]
-            level = float(np.median(seg))
-            after = lv[j + 1 :]
-            m = int(np.argmin(after))
-            drop = level - float(after[m])
+            seg = levels[i : j + 1]
+            level = statistics.median(seg)
+            after = levels[j + 1 :]
+            low = min(after)
+            m = after.index(low)
+            drop = level - low
             if drop < th.escape_drop * progress or drop < th.escape_drop * abs(level):
                 continue
-            half = int(np.argmax(after <= level - 0.5 * drop))  # windows until half the drop is done
+            half = next(n for n, x in enumerate(after) if x <= level - 0.5 * drop)  # windows to half the fall
             if half + 1 > j + 1 - i:
                 continue  # a slow slide, not an escape
-            third = max(1, seg.size // 3)
-            drift = float(np.median(seg[:third]) - np.median(seg[-third:]))
+            third = max(1, len(seg) // 3)
+            drift = statistics.median(seg[:third]) - statistics.median(seg[-third:])
             escape_rate = 0.5 * drop / (half + 1)  # per window, over the steep first half of the fall
             if drift > 0.1 * escape_rate * (j - i + 1) + 3 * math.sqrt(2) * se:
                 continue  # the "stall" was already descending
@@ -288,7 +291,7 @@ def _escape(ctx: Context) -> tuple[int, int, float, float, float | None] | None:
                 if not ratio > 1:
                     continue
             if best is None or (j - i, drop) > (best[1] - best[0], best[2]):
-                best = (a, b, drop, level, float(after[m]), ratio)
+                best = (a, b, drop, level, low, ratio)
     if best is None:
         return None
     a, b, _, level, low, ratio = best
