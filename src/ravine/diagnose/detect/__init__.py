@@ -25,16 +25,17 @@ from ravine.diagnose.thresholds import Thresholds
 
 __all__ = ["CAUSES", "Diagnosis", "diagnose"]
 
-# Run order: divergence first (others ignore what follows its onset), saddle before plateau.
+# Run order: divergence first (others ignore what follows its onset), then saddle (a gradient that grows by
+# orders of magnitude while leaving a saddle is not an explosion; a plateau that ends in an escape is a saddle).
 DETECTORS = (
     divergence,
+    saddle,
     exploding_gradients,
     vanishing_gradients,
     dead_units,
     saturation,
     oscillation,
     lr_too_low,
-    saddle,
     plateau,
     overfitting,
 )

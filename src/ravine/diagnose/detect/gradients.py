@@ -81,14 +81,15 @@ def exploding_gradients(ctx: Context) -> list[Finding]:
         firsts.append(delta[0])
         evidence.update(error_ratio=delta[1], first_activation=delta[2][0], last_activation=delta[2][1])
     g_steps, g = ctx.series(T.GRAD_NORM, onset)
-    if g.size >= 10:
+    if g.size >= 10 and "escape" not in ctx.facts:  # leaving a saddle, the gradient grows by orders of magnitude
         width = max(5, g.size // 20)
         lv_steps, lv = stats.window_levels(g_steps, g, width)
         if lv.size >= 2:
             growth = lv[1:] / max(float(lv[0]), 1e-300)  # against the early level: a converged run's tiny
             grown = np.nonzero(growth >= th.explode_growth)[0]  # gradients rising again are not an explosion
-            worse = [i for i in grown if not _improved(ctx, int(lv_steps[0]), int(lv_steps[i + 1]))]
-            if worse:  # a gradient that grows while the loss falls is leaving a saddle, not exploding
+            end = int(g_steps[-1])
+            worse = [i for i in grown if not _improved(ctx, int(lv_steps[i + 1]), end)]
+            if worse:  # a gradient that grows and then carries the loss down was leaving a saddle, not exploding
                 i = worse[0]
                 transient_only = False
                 firsts.append(int(lv_steps[i]))
