@@ -41,7 +41,7 @@ DETECTORS = (
 )
 
 CAUSES: dict[str, tuple[str, ...]] = {
-    "exploding_gradients": ("divergence", "oscillation"),
+    "exploding_gradients": ("divergence", "oscillation", "plateau", "lr_too_low"),
     "divergence": ("oscillation", "plateau", "lr_too_low", "saddle"),
     "dead_units": ("vanishing_gradients", "plateau", "saddle", "lr_too_low"),
     "saturation": ("vanishing_gradients", "plateau", "saddle", "lr_too_low"),
