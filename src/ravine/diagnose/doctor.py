@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 from torch import Tensor, nn
 
-from ravine.diagnose import curvature, measures
+from ravine.diagnose import anatomy, curvature, measures
 from ravine.diagnose import trace as T
 from ravine.diagnose.detect import Diagnosis, diagnose
-from ravine.diagnose.errors import NoActivationsError, NoActivationsWarning
 from ravine.diagnose.findings import Finding, Report
-from ravine.diagnose.hooks import ActivationMonitor, ActivationSpec, spec_for
 from ravine.diagnose.logs.jsonl import JsonlWriter
 from ravine.diagnose.thresholds import Thresholds
 
@@ -103,11 +101,9 @@ class Doctor:
         if not self.params:
             raise ValueError("optimizer has no parameter that requires grad: nothing to diagnose")
         self.layers = measures.discover_layers(model, self.params)
-        self.trace = T.Trace(meta=_describe(model, optimizer, self.params))
-        self.trace.meta["layer_types"] = {layer.name: layer.type for layer in self.layers}
-        self.monitor = self._activation_monitor(activations)
-        self._order: list[str] = []
-        self._order_handles = self._record_order()
+        self.trace = T.Trace(meta=anatomy.describe(model, optimizer, self.params, self.layers))
+        self.monitor = anatomy.activation_monitor(model, activations, self.thresholds, self.trace.meta)
+        self._recorder = anatomy.OrderRecorder(model, self.layers, self.trace.meta.update)
         self._step = 0
         self._in_step = False
         self._pending: list[tuple[int, Any, Tensor | None]] = []
@@ -175,8 +171,8 @@ class Doctor:
         if self.monitor is not None and self.monitor.armed:
             self.monitor.disarm()
             self._collect_activations(step)
-        if self._order_handles:
-            self._finish_order()
+        if self._recorder.active:  # the root module was not called: finish with what was seen
+            self._recorder.finish()
         if closure is not None and self._probe_wanted:
             self._probe(step, closure)
 
@@ -243,6 +239,14 @@ class Doctor:
                 trace.add(f"{name}/{key}", max(self._step - 1, 0), fraction)
         return diagnose(trace, self.thresholds, final=True, skipped=self._skipped()).report
 
+    def summary(self, file: IO[str] | None = None) -> Report:
+        """Print the end-of-run table (rich when installed) and return the report."""
+        from ravine.diagnose.render import summary
+
+        report = self.report()
+        summary(report, file=file or sys.stdout)
+        return report
+
     def close(self) -> None:
         """Remove every hook and close the log (also done by ``with Doctor(...)``)."""
         if self._closed:
@@ -250,9 +254,7 @@ class Doctor:
         self._flush()
         if self.monitor is not None:
             self.monitor.disarm()
-        for h in self._order_handles:
-            h.remove()
-        self._order_handles = []
+        self._recorder.remove()
         if self._writer is not None:
             self._writer.close()
         self._closed = True
@@ -264,7 +266,7 @@ class Doctor:
         self.close()
 
     def __del__(self) -> None:
-        with _suppress():
+        with contextlib.suppress(Exception):  # at interpreter exit the modules it needs may be gone
             self.close()
 
     # -- per step ------------------------------------------------------------------------------------------
@@ -273,7 +275,7 @@ class Doctor:
         groups = self.optimizer.param_groups
         lr = groups[0].get("lr") if len(groups) == 1 else None
         if type(lr) is not float:  # the fast path is one group with a float lr
-            lrs = [x for x in (_lr(g) for g in groups) if x is not None]
+            lrs = [x for x in (anatomy.group_lr(g) for g in groups) if x is not None]
             lr = max(lrs) if lrs else None
         if lr is not None:
             self.trace.add(T.LR, step, lr)
@@ -373,84 +375,6 @@ class Doctor:
             self.trace.add(T.EDGE_RATIO, step, c.edge_ratio)
         self.trace.meta["stability_limit"] = c.stability
 
-    def _activation_monitor(self, activations: str | Sequence[nn.Module] | None) -> ActivationMonitor | None:
-        names = measures.module_names(self.model)
-        if activations is None:
-            self.trace.meta["activations"] = "disabled"
-            return None
-        if isinstance(activations, str):
-            if activations not in ("auto", "required"):
-                raise ValueError(
-                    f"activations must be 'auto', 'required', a list of modules or None; got {activations!r}"
-                )
-            chosen = [m for m in self.model.modules() if spec_for(m) is not None]
-            if not chosen:
-                msg = (
-                    "the model has no activation module with a flat region (nn.ReLU, nn.GELU, nn.Tanh, nn.Sigmoid, "
-                    "...); dead_units and saturation cannot be checked (functional calls such as F.relu are "
-                    "invisible to hooks)"
-                )
-                if activations == "required":
-                    raise NoActivationsError(msg)
-                warnings.warn(msg, NoActivationsWarning, stacklevel=3)
-                self.trace.meta["activations"] = "none found"
-                return None
-        else:
-            chosen = list(activations)
-            if not chosen:
-                raise ValueError("activations must name at least one module (pass None to hook nothing)")
-            for m in chosen:
-                if not isinstance(m, nn.Module) or spec_for(m) is None:
-                    raise ValueError(f"activations must be activation modules with a flat region, got {m!r}")
-                if id(m) not in names:
-                    raise ValueError(f"activation module {m!r} is not part of the model")
-        specs: list[tuple[str, nn.Module, ActivationSpec]] = []
-        for m in chosen:
-            spec = spec_for(m)
-            assert spec is not None
-            specs.append((names[id(m)], m, spec))
-        self.trace.meta["activations"] = {n: type(m).__name__ for n, m, _ in specs}
-        th = self.thresholds
-        return ActivationMonitor(self.model, specs, th.saturation_slope, th.dead_window_inputs)
-
-    def _record_order(self) -> list[Any]:
-        """Hooks that record, on the first forward, the order of the layers and activation calls."""
-        names = measures.module_names(self.model)
-        layer_ids = {n for n in (lay.name for lay in self.layers)}
-        watched = [m for m in self.model.modules() if names[id(m)] in layer_ids or spec_for(m) is not None]
-
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            self._order.append(names[id(module)])
-
-        return [m.register_forward_hook(hook) for m in watched]
-
-    def _finish_order(self) -> None:
-        for h in self._order_handles:
-            h.remove()
-        self._order_handles = []
-        if not self._order:
-            return
-        layer_names = [lay.name for lay in self.layers]
-        order, seen, counts, acts = [], set(), {}, []
-        last_layer = max((i for i, n in enumerate(self._order) if n in layer_names), default=-1)
-        outputs = []
-        for i, n in enumerate(self._order):
-            k = counts.get(n, 0)
-            counts[n] = k + 1
-            key = n if k == 0 else f"{n}#{k}"
-            if n in layer_names and n not in seen:
-                seen.add(n)
-                order.append(n)
-            elif n not in layer_names:
-                acts.append(key)
-                if i > last_layer:
-                    outputs.append(key)
-        dense = [n for n in order if not next(lay.sparse for lay in self.layers if lay.name == n)]
-        self.trace.meta["layers"] = order
-        self.trace.meta["dense_layers"] = dense
-        self.trace.meta["output_activations"] = outputs
-        self.trace.meta["activation_order"] = acts
-
     def _skipped(self) -> list[tuple[str, str]]:
         out = []
         if self.monitor is None:
@@ -490,51 +414,7 @@ def _stack(tensors: list[Tensor]) -> Tensor:
     return torch.stack(tensors)
 
 
-def _lr(group: Mapping[str, Any]) -> float | None:
-    lr = group.get("lr")
-    if isinstance(lr, Tensor):
-        return float(lr.detach().reshape(-1)[0])
-    if isinstance(lr, (int, float)):
-        return float(lr)
-    return None
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, Tensor):
-        return float(v.reshape(-1)[0]) if v.numel() == 1 else None
-    if isinstance(v, (bool, int, float, str)) or v is None:
-        return v
-    if isinstance(v, (tuple, list)):
-        items = [_plain(x) for x in v]
-        return items if all(x is not None for x in items) else None
-    return None
-
-
-def _describe(model: nn.Module, optimizer: torch.optim.Optimizer, params: Sequence[Tensor]) -> dict[str, Any]:
-    group = optimizer.param_groups[0]
-    settings = {k: _plain(v) for k, v in group.items() if k not in ("params", "param_names", "schedules")}
-    settings = {k: v for k, v in settings.items() if v is not None}
-    cls = type(optimizer)
-    return {
-        "optimizer": cls.__name__,
-        "optimizer_module": cls.__module__.split(".")[0]
-        + ("." + cls.__module__.split(".")[1] if "." in cls.__module__ else ""),
-        "settings": settings,
-        "param_groups": len(optimizer.param_groups),
-        "model": type(model).__name__,
-        "parameters": int(sum(p.numel() for p in params)),
-    }
-
-
 def _echo(f: Finding) -> None:
     from ravine.diagnose.render import finding_line
 
     finding_line(f, file=sys.stderr)
-
-
-class _suppress:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> bool:
-        return True

@@ -81,14 +81,15 @@ def plot_report(trace: T.Trace, report: Report, path: str | Path | None = None, 
         ax.plot(vs, vl, "o-", color=OKABE_ITO[0], ms=3.5, lw=1.2, label="validation loss")
     if _log_scale(loss) or (trace.has("val_loss") and _log_scale(trace.get("val_loss")[1])):
         ax.set_yscale("log")
-    if (~finite).any():
-        top = np.nanmax(loss[finite]) if finite.any() else 1.0
+    if (~finite).any():  # non-finite losses have no height: mark them along the top edge
         ax.plot(
             steps[~finite],
-            np.full((~finite).sum(), top),
+            np.full(int((~finite).sum()), 0.985),
             "x",
             color=KIND_COLOR["divergence"],
             ms=5,
+            transform=ax.get_xaxis_transform(),
+            clip_on=False,
             label="non-finite loss",
         )
     ax.set_ylabel("loss")
@@ -129,6 +130,9 @@ def plot_report(trace: T.Trace, report: Report, path: str | Path | None = None, 
         a.tick_params(labelsize=FONT_SIZE)
     meta = report.meta or trace.meta
     name = meta.get("optimizer") or meta.get("source", "run")
+    lr = (meta.get("settings") or {}).get("lr")
+    if isinstance(lr, (int, float)):
+        name = f"{name} (lr {lr:g})"
     verdict = "no problems found" if not report.findings else ", ".join(report.kinds("info"))
     fig.suptitle(title or f"ravine doctor: {name}, {report.steps} steps -- {verdict}", fontsize=FONT_SIZE + 1)
     if path is not None:
