@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def data_dir() -> Path:
     """The shared data directory (``$RAVINE_DATA`` or ``../shared/data`` next to the repository)."""
     env = os.environ.get("RAVINE_DATA")
-    for cand in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "data", Path("/work/shared/data")]:
+    for cand in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "data"]:
         if (cand / "mnist").is_dir():
             return cand
     raise FileNotFoundError("no shared data directory: set RAVINE_DATA to the folder holding mnist/")
