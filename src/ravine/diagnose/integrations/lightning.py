@@ -1,9 +1,10 @@
 """The doctor as a Lightning callback: ``Trainer(callbacks=[DoctorCallback()])``.
 
 Lightning calls ``on_before_optimizer_step`` after backward -- with mixed precision, after unscaling -- and
-before gradient clipping, so the doctor reads the raw gradients there; the loss comes from
-``on_before_backward``, the step from ``on_train_batch_end``, the evaluations from ``callback_metrics`` at the
-end of each validation epoch (names ``val_loss``, ``val_acc``, ``train_loss``, ... as logged).
+before gradient clipping (``Precision._after_closure``), so the doctor reads the raw gradients there; the loss
+comes from ``on_before_backward``, the step from ``on_train_batch_end``, the evaluations from
+``callback_metrics`` at the end of each validation epoch (``val_loss``, ``val_acc``, ``train_loss``, ... as
+logged).
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ class DoctorCallback(Callback):
 
     def on_before_backward(self, trainer: Any, pl_module: Any, loss: Any) -> None:
         self._loss = loss.detach()
+        scaler = getattr(getattr(trainer, "precision_plugin", None), "scaler", None)
+        if scaler is not None:  # mixed precision hands this hook the scaled loss
+            self._loss = self._loss / scaler.get_scale()
 
     def on_before_optimizer_step(self, trainer: Any, pl_module: Any, optimizer: Any) -> None:
         if self.doctor is not None and self._loss is not None:
