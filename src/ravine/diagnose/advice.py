@@ -73,12 +73,16 @@ def _lower_lr(s: Setup, trace: T.Trace, factor_lo: float = 3, factor_hi: float =
     lam = _hessian(trace)
     if s.lr is not None and edge is not None and edge > 0:
         limit = trace.meta.get("stability_limit", "the optimiser's stability limit")
-        return (f"lr {_lr(s.lr)} puts the sharpest direction (lambda_max ~ {lam:.3g}) at {edge:.2g}x the stability "
-                f"limit ({limit}); lr <= {_lr(0.9 * s.lr / edge)} is stable -- or add warm-up")
+        return (
+            f"lr {_lr(s.lr)} puts the sharpest direction (lambda_max ~ {lam:.3g}) at {edge:.2g}x the stability "
+            f"limit ({limit}); lr <= {_lr(0.9 * s.lr / edge)} is stable -- or add warm-up"
+        )
     if s.lr is not None and lam is not None and lam > 0 and not s.adaptive and not s.momentum:
         bound = 2 / lam
-        return (f"lr {_lr(s.lr)} with lambda_max ~ {lam:.3g}: the stable range is lr < 2/lambda_max = {_lr(bound)}; "
-                f"try lr <= {_lr(0.9 * bound)}, or add warm-up")
+        return (
+            f"lr {_lr(s.lr)} with lambda_max ~ {lam:.3g}: the stable range is lr < 2/lambda_max = {_lr(bound)}; "
+            f"try lr <= {_lr(0.9 * bound)}, or add warm-up"
+        )
     if s.lr is not None:
         lo, hi = _lr(s.lr / factor_lo), _lr(s.lr / factor_hi)
         return f"lower the learning rate {factor_lo:g}-{factor_hi:g}x: lr {_lr(s.lr)} -> {lo} ... {hi}"
@@ -118,23 +122,31 @@ def _exploding(f: Finding, s: Setup, trace: T.Trace) -> list[str]:
     recurrent = [t for t in s.layer_types if t in ("RNN", "LSTM", "GRU", "RNNCell", "LSTMCell", "GRUCell")]
     structural = any(k in f.evidence for k in ("layer_ratio", "error_ratio")) or recurrent
     if "clipped_away" in f.evidence:
-        out.append(f"clipping already throws away all but ~1/{f.evidence['clipped_away']:.3g} of every gradient: "
-                   "tame the gradient itself rather than clip harder")
+        out.append(
+            f"clipping already throws away all but ~1/{f.evidence['clipped_away']:.3g} of every gradient: "
+            "tame the gradient itself rather than clip harder"
+        )
     elif isinstance(med, (int, float)):
-        out.append(f"clip the raw gradient norm near its median, {med:.2g}: "
-                   f"torch.nn.utils.clip_grad_norm_(model.parameters(), {med:.2g}) (Pascanu et al. 2013)")
+        out.append(
+            f"clip the raw gradient norm near its median, {med:.2g}: "
+            f"torch.nn.utils.clip_grad_norm_(model.parameters(), {med:.2g}) (Pascanu et al. 2013)"
+        )
     else:
         out.append("clip the gradient norm (torch.nn.utils.clip_grad_norm_), Pascanu et al. 2013")
     if structural or "clipped_away" in f.evidence:
-        out.append("the gradient grows through depth (or time, in a recurrent net): initialise weights to preserve "
-                   "scale (He for ReLU, Glorot for tanh, orthogonal with gain <= 1 for recurrent weights) and add "
-                   "normalisation (BatchNorm / LayerNorm) or residual connections")
+        out.append(
+            "the gradient grows through depth (or time, in a recurrent net): initialise weights to preserve "
+            "scale (He for ReLU, Glorot for tanh, orthogonal with gain <= 1 for recurrent weights) and add "
+            "normalisation (BatchNorm / LayerNorm) or residual connections"
+        )
     if "RNN" in recurrent:
         out.append("a plain RNN explodes over long sequences: LSTM or GRU keep the gradient bounded")
     out.append(_lower_lr(s, trace))
     if not s.adaptive:
-        out.append("Adam or RMSprop scale each coordinate by its own gradient size, so one huge gradient moves "
-                   "the weights by at most about lr")
+        out.append(
+            "Adam or RMSprop scale each coordinate by its own gradient size, so one huge gradient moves "
+            "the weights by at most about lr"
+        )
     return out
 
 
