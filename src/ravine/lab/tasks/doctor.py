@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import warnings
 from typing import Any
 
 import torch
@@ -47,7 +48,11 @@ class Examined:
         self.doctor.after_step()
 
     def on_eval(self, train: dict[str, float | None], val: dict[str, float | None]) -> None:
-        self.doctor.on_eval(train=train, val=val)
+        # A task without accuracy (the quadratic) reports acc None: the doctor takes only measured metrics.
+        self.doctor.on_eval(
+            train={k: v for k, v in train.items() if v is not None},
+            val={k: v for k, v in val.items() if v is not None},
+        )
 
     def findings(self) -> list[dict[str, Any]]:
         report = self.doctor.report()
@@ -60,7 +65,11 @@ def attach(model: nn.Module, optimizer: torch.optim.Optimizer) -> NoDoctor | Exa
         diagnose = importlib.import_module("ravine.diagnose")
     except ImportError:
         return NoDoctor()
-    return Examined(diagnose.Doctor(model, optimizer))
+    with warnings.catch_warnings():
+        # Linear models (the logistic regressions) have no activations to watch; the report says which checks
+        # it skipped, so the warning would only repeat that in every worker's output.
+        warnings.simplefilter("ignore", diagnose.NoActivationsWarning)
+        return Examined(diagnose.Doctor(model, optimizer, echo=False))
 
 
 def jsonable(v: Any) -> Any:
