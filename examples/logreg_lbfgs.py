@@ -17,7 +17,6 @@ Run:
 from __future__ import annotations
 
 import argparse
-import gzip
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import scipy.special
 import torch
 
 import ravine
+import ravine.lab.data
 
 
 @dataclass
@@ -55,12 +55,10 @@ def synthetic(n: int = 600, d: int = 20, classes: int = 3, seed: int = 0) -> tup
 
 
 def load_mnist(directory: str | Path, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``n`` MNIST training images (pixels scaled to [0, 1]) and labels, from the original idx files."""
-    directory = Path(directory)
-    with gzip.open(directory / "train-images-idx3-ubyte.gz") as fh:
-        images = np.frombuffer(fh.read(), np.uint8, offset=16).reshape(-1, 784)
-    with gzip.open(directory / "train-labels-idx1-ubyte.gz") as fh:
-        labels = np.frombuffer(fh.read(), np.uint8, offset=8)
+    """The first ``n`` MNIST training images (pixels scaled to [0, 1]) and labels, read and checksum-verified by
+    :func:`ravine.lab.data.load_mnist` (``directory`` holds the idx files or a ``mnist/`` folder with them)."""
+    train = ravine.lab.data.load_mnist(directory).train
+    images, labels = train.x.reshape(len(train), -1).numpy(), train.y.numpy()
     n = len(labels) if n is None else n
     return images[:n].astype(np.float64) / 255.0, labels[:n].astype(np.int64)
 
