@@ -123,7 +123,7 @@ class Plan:
                 hyper.ctypes.data, red.ctypes.data, b.scratch.ctypes.data, threads,
             )  # fmt: skip
             if rc != 0:
-                raise MemoryError("the fused kernel could not allocate its work list")
+                raise RuntimeError(f"the fused kernel returned {rc}")
         torch.autograd.graph.increment_version(self.params)
         return True
 

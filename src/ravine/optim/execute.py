@@ -273,4 +273,4 @@ def _call(
         torch.get_num_threads(),
     )
     if rc != 0:
-        raise MemoryError("the fused kernel could not allocate its work list")
+        raise RuntimeError(f"the fused kernel returned {rc}")
