@@ -34,6 +34,7 @@ def test_lightning_callback_runs_the_doctor() -> None:
 
 def test_huggingface_callback_runs_the_doctor() -> None:
     transformers = pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")  # the Trainer needs it with PyTorch
     from ravine.diagnose.integrations.huggingface import DoctorCallback
 
     class Model(nn.Module):
