@@ -66,12 +66,7 @@ class Plan:
             kernel = build.request(spec.source, optimizer._label(p0.dtype), wait=False)
             if kernel is None:
                 raise LookupError("kernel not ready")
-            groups: list[dict] = []
-            group_of = np.empty(len(items), dtype=np.int32)
-            for j, (_, _, g) in enumerate(items):
-                if not any(known is g for known in groups):
-                    groups.append(g)
-                group_of[j] = next(i for i, known in enumerate(groups) if known is g)
+            groups, group_of = distinct_groups([g for _, _, g in items])
             slots = spec.slots
             ptrs = np.empty((len(items), len(slots)), dtype=np.uint64)
             held = [[st[k] for _, st, _ in items] for k in slots[2:]]
@@ -107,25 +102,51 @@ class Plan:
                 if g is None or g.is_sparse or g.dtype is not dt or not g.is_contiguous():
                     return False
             grads.append(gs)
+        for b, gs in zip(self.batches, grads, strict=True):
+            if not _fill(b, gs):
+                return False
         reductions: dict[int, dict] = {}
         if self.reducer is not None:
             reductions[0] = self.reducer.reduce([p.grad for p in self.order], self.order_groups)
             optimizer._report(self.reducer, reductions[0])
-        threads = torch.get_num_threads()
-        for b, gs in zip(self.batches, grads, strict=True):
-            if not _fill(b, gs):
-                return False
         for b in self.batches:
-            hyper = np.array([codegen.leaf_values(g, b.spec.leaves) for g in b.groups], dtype=np.float64)
-            red = np.array([float(reductions[i][k]) for i, k in b.spec.reductions] or [0.0], dtype=np.float64)
-            rc = b.kernel.fn(
-                len(b.params), b.numel.ctypes.data, b.ptrs.ctypes.data, b.group_of.ctypes.data,
-                hyper.ctypes.data, red.ctypes.data, b.scratch.ctypes.data, threads,
-            )  # fmt: skip
-            if rc != 0:
-                raise RuntimeError(f"the fused kernel returned {rc}")
+            launch(b.kernel, b.spec, b.numel, b.ptrs, b.group_of, b.groups, reductions, b.scratch)
         torch.autograd.graph.increment_version(self.params)
         return True
+
+
+def distinct_groups(groups: list[dict]) -> tuple[list[dict], np.ndarray]:
+    """The distinct parameter groups (by identity: groups are dicts) and, per tensor, the index of its group."""
+    distinct: list[dict] = []
+    index: dict[int, int] = {}
+    group_of = np.empty(len(groups), dtype=np.int32)
+    for j, g in enumerate(groups):
+        if id(g) not in index:
+            index[id(g)] = len(distinct)
+            distinct.append(g)
+        group_of[j] = index[id(g)]
+    return distinct, group_of
+
+
+def launch(
+    kernel: build.Kernel,
+    spec: codegen.KernelSpec,
+    numel: np.ndarray,
+    ptrs: np.ndarray,
+    group_of: np.ndarray,
+    groups: list[dict],
+    reductions: Mapping[int, Mapping[str, Any]],
+    scratch: np.ndarray,
+) -> None:
+    """Call ``kernel`` on a prepared batch: one row of hyperparameters per group, the reductions, torch's threads."""
+    hyper = np.array([codegen.leaf_values(g, spec.leaves) for g in groups], dtype=np.float64).reshape(len(groups), -1)
+    red = np.array([float(reductions[i][k]) for i, k in spec.reductions] or [0.0], dtype=np.float64)
+    rc = kernel.fn(
+        len(numel), numel.ctypes.data, ptrs.ctypes.data, group_of.ctypes.data,
+        hyper.ctypes.data, red.ctypes.data, scratch.ctypes.data, torch.get_num_threads(),
+    )  # fmt: skip
+    if rc != 0:
+        raise RuntimeError(f"the fused kernel returned {rc}")
 
 
 def _fill(b: _Batch, grads: list[Tensor]) -> bool:

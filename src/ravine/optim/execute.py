@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from ravine.fused import build, codegen
-from ravine.fused.plan import Plan
+from ravine.fused.plan import Plan, distinct_groups, launch
 from ravine.rules.base import Chain, ElementwiseRule, Rule, scalar_dtype, segment_math, write_back
 
 
@@ -242,35 +242,12 @@ def _call(
     groups: list[dict],
     reductions: dict[int, dict],
 ) -> None:
-    n = len(params)
-    W = len(spec.slots)
-    ptrs = np.empty((n, W), dtype=np.uint64)
-    numel = np.empty(n, dtype=np.int64)
-    group_ids: dict[int, int] = {}
-    group_of = np.empty(n, dtype=np.int32)
-    rows: list[list[float]] = []
-    for j, (p, g, st, group) in enumerate(zip(params, grads, states, groups, strict=True)):
-        row = ptrs[j]
-        for k, name in enumerate(spec.slots):
-            row[k] = p.data_ptr() if name == "p" else g.data_ptr() if name == "g" else st[name].data_ptr()
-        numel[j] = p.numel()
-        gid = group_ids.get(id(group))
-        if gid is None:
-            gid = group_ids[id(group)] = len(rows)
-            rows.append(codegen.leaf_values(group, spec.leaves))
-        group_of[j] = gid
-    hyper = np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
-    red = np.array([float(reductions[i][k]) for i, k in spec.reductions] or [0.0], dtype=np.float64)
-    scratch = np.empty(max(n * spec.carried, 1), dtype=np.float64)
-    rc = kernel.fn(
-        n,
-        numel.ctypes.data,
-        ptrs.ctypes.data,
-        group_of.ctypes.data,
-        hyper.ctypes.data,
-        red.ctypes.data,
-        scratch.ctypes.data,
-        torch.get_num_threads(),
-    )
-    if rc != 0:
-        raise RuntimeError(f"the fused kernel returned {rc}")
+    """The kernel on an unprepared batch (the general path): addresses and group rows gathered for this step."""
+    ptrs = np.empty((len(params), len(spec.slots)), dtype=np.uint64)
+    for j, (p, g, st) in enumerate(zip(params, grads, states, strict=True)):
+        ptrs[j] = [p.data_ptr() if name == "p" else g.data_ptr() if name == "g" else st[name].data_ptr()
+                   for name in spec.slots]  # fmt: skip
+    distinct, group_of = distinct_groups(groups)
+    numel = np.array([p.numel() for p in params], dtype=np.int64)
+    scratch = np.empty(max(len(params) * spec.carried, 1), dtype=np.float64)
+    launch(kernel, spec, numel, ptrs, group_of, distinct, reductions, scratch)
