@@ -236,29 +236,13 @@ def loss_figure(result: LandscapeResult, *, start: int = 0, size: tuple[int, int
     if land.f_star is not None:
         ax_f.set_yscale("log")
         ax_f.set_ylim(bottom=floor_f)
-        ax_f.axhline(land.tol, color="black", lw=0.8, ls=":")
-        ax_f.text(
-            0.99,
-            land.tol,
-            f" target: f − f* ≤ {land.tol:g}",
-            transform=ax_f.get_yaxis_transform(),
-            ha="right",
-            va="bottom",
-            fontsize=style.FONT_SIZE - 1,
-        )
         ax_f.set_ylabel("f − f*  (log scale)")
+        level, label, va = land.tol, f" target: f − f* ≤ {land.tol:g}", "bottom"
     else:
-        ax_f.axhline(land.target, color="black", lw=0.8, ls=":")
-        ax_f.text(
-            0.99,
-            land.target,
-            f" escaped: f ≤ {land.target:g}",
-            transform=ax_f.get_yaxis_transform(),
-            ha="right",
-            va="top",
-            fontsize=style.FONT_SIZE - 1,
-        )
         ax_f.set_ylabel("f")
+        level, label, va = land.target, f" escaped: f ≤ {land.target:g}", "top"
+    ax_f.axhline(level, color="black", lw=0.8, ls=":")
+    ax_f.text(0.99, level, label, transform=ax_f.get_yaxis_transform(), ha="right", va=va, fontsize=style.FONT_SIZE - 1)
     ax_g.set_yscale("log")
     ax_g.set_ylabel("‖∇f‖  (log scale)")
     for ax, title in ((ax_f, "Loss"), (ax_g, "Gradient norm")):
