@@ -330,7 +330,7 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
 
     import ravine
     from ravine.cli.compare_tables import landscape_table, overall_table
-    from ravine.lab import landscapes, runs, suite, tuning
+    from ravine.lab import landscapes, outputs, runs, suite, tuning
     from ravine.optim import registry
     from ravine.report import landscape_report
 
@@ -399,7 +399,7 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
             "seed": seed,
             "overrides": sets,
         }
-        (out / "results.json").write_text(json.dumps(suite.to_json(results, settings), allow_nan=False, indent=1))
+        before = outputs.previous(out)
         np.savez_compressed(out / "trajectories.npz", **suite.trajectories(results))
         written = landscape_report.write_figures(
             results,
@@ -407,6 +407,10 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
             gif=gif,
             on_written=lambda p: progress.update(figs, advance=1, description=f"figures: {p.name}"),
         )
+        doc = suite.to_json(results, settings)
+        doc["outputs"] = ["trajectories.npz", *outputs.relative(out, written)]
+        (out / "results.json").write_text(json.dumps(doc, allow_nan=False, indent=1))
+        outputs.remove_stale(out, before, doc["outputs"])
     for r in results:
         console.print(landscape_table(r, console.width))
         console.print()

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ravine.lab import outputs
 from ravine.lab.data import DataError
 from ravine.lab.tasks import TASKS, Event, Protocol, RunFailed, RunStore, Task, TaskData, compare, protocol
 from ravine.report import task_plots
@@ -134,14 +135,19 @@ def _load(task: Task, data_dir: str | os.PathLike | None, console: Console) -> T
 
 
 def write(results: dict[str, Any], out_dir: Path) -> None:
-    """``results.json`` (written atomically), ``learning_curves.png`` and ``lr_sensitivity.png``."""
+    """``learning_curves.png``, ``lr_sensitivity.png`` and ``results.json`` (written atomically, last, listing
+    the figures); the figures a previous comparison left in ``out_dir`` and this one did not rewrite are removed."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    before = outputs.previous(out_dir)
+    figures = {"learning_curves.png": task_plots.learning_curves, "lr_sensitivity.png": task_plots.lr_sensitivity}
+    for name, draw in figures.items():
+        task_plots.save(draw(results), out_dir / name)
+    results = {**results, "outputs": list(figures)}
     tmp = out_dir / f".results-{os.getpid()}.json"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, allow_nan=False)
     os.replace(tmp, out_dir / "results.json")
-    task_plots.save(task_plots.learning_curves(results), out_dir / "learning_curves.png")
-    task_plots.save(task_plots.lr_sensitivity(results), out_dir / "lr_sensitivity.png")
+    outputs.remove_stale(out_dir, before, results["outputs"])
 
 
 def table(results: dict[str, Any]) -> Table:
