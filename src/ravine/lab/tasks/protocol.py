@@ -32,6 +32,8 @@ from ravine.optim import registry
 
 TUNING_SEED = 0
 TUNINGS = ("grid", "find")
+# SGD with Nesterov momentum, Adagrad, RMSProp and Adam: the optimisers of the Adam paper's comparisons.
+DEFAULT_OPTIMIZERS = ("nesterov", "adagrad", "rmsprop", "adam")
 
 
 @dataclass(frozen=True)
