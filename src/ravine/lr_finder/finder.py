@@ -209,6 +209,9 @@ def _default_step(loss_fn: Callable[[Any, Any], Tensor]) -> StepFn:
             )
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(batch[0]), batch[1])
+        if not isinstance(loss, Tensor) or loss.numel() != 1:
+            shape = tuple(loss.shape) if isinstance(loss, Tensor) else type(loss).__name__
+            raise ValueError(f"loss_fn must return a scalar tensor, got {shape}; reduce it (mean or sum)")
         loss.backward()
         optimizer.step()
         return loss.detach()

@@ -182,6 +182,14 @@ def cached_sweep(
     return result, False
 
 
+def rebuild(result: LRFinderResult, sweep: Sweep) -> LRFinderResult:
+    """``result``'s curve with the suggestions of ``sweep`` (another rule or trimming; same curve settings)."""
+    return LRFinderResult.build(
+        sweep, list(result.lrs), list(result.losses), list(result.smoothed), result.stop,
+        optimizer=result.optimizer, wall_s=result.wall_s,
+    )  # fmt: skip
+
+
 def with_rule(spec: SweepSpec, rule: str) -> SweepSpec:
     return replace(spec, sweep=replace(spec.sweep, rule=rule))
 

@@ -45,7 +45,8 @@ def draw(
     r = _result(result)
     c = color(name, index) if name else "#0072B2"
     ax.plot(r.lrs, r.losses, color=c, alpha=0.3, lw=0.8, label="raw loss")
-    ax.plot(r.lrs, r.smoothed, color=c, lw=1.6, label=f"smoothed (debiased EMA, beta {r.sweep.smooth:g})")
+    ax.plot(r.lrs, r.smoothed, color=c, lw=1.0, ls=":", label=f"debiased EMA, beta {r.sweep.smooth:g} (stop rule)")
+    ax.plot(r.lrs, r.trend, color=c, lw=1.8, label="centred trend (suggestions)")
     if reference is not None:
         ax.plot(reference["lrs"], reference["losses"], color="#000000", lw=1.0, ls="--", label=reference["label"])
         if reference.get("lr") is not None:
@@ -83,7 +84,7 @@ def draw(
         )
     if r.stop != "completed":
         i = len(r.lrs) - 1
-        y = r.smoothed[i] if math.isfinite(r.smoothed[i]) else _finite_max(r.smoothed)
+        y = r.losses[i] if math.isfinite(r.losses[i]) else _finite_max(r.trend)
         ax.plot(
             [r.lrs[i]],
             [y],
@@ -147,10 +148,10 @@ def _at(lrs: Sequence[float], losses: Sequence[float], lr: float) -> float:
 
 def _limits(ax: Any, r: LRFinderResult) -> None:
     """y from a little below the lowest loss to a little above the starting level (the blow-up is clipped)."""
-    finite = [v for v in r.smoothed + r.losses if math.isfinite(v)]
+    finite = [v for v in r.trend + r.smoothed if math.isfinite(v)]
     if not finite:
         return
-    first = r.smoothed[0]
+    first = r.trend[0]
     low, high = min(finite), max(first, min(max(finite), 1.5 * abs(first) + 1e-12))
     pad = 0.08 * (high - low or abs(high) or 1.0)
     ax.set_ylim(low - pad, high + 3 * pad)

@@ -25,7 +25,9 @@ class LRFinderResult:
         sweep: the settings it ran with.
         lrs: the rate of each step run.
         losses: the raw loss of each step (the batch's loss before its update).
-        smoothed: the debiased exponential moving average of ``losses`` (NaN at a non-finite loss).
+        smoothed: the debiased exponential moving average of ``losses`` (NaN at a non-finite loss): what the
+            stop rule watches.
+        trend: the centred trend of ``losses`` the suggestion rules read (:func:`ravine.lr_finder.suggest.trend`).
         stop: ``completed``, ``diverged`` (the ratio rule) or ``non-finite``.
         suggestions: by rule name; rules that found nothing are absent.
         optimizer: the optimiser's class, as ``module.Name``.
@@ -36,6 +38,7 @@ class LRFinderResult:
     lrs: tuple[float, ...]
     losses: tuple[float, ...]
     smoothed: tuple[float, ...]
+    trend: tuple[float, ...]
     stop: str
     suggestions: dict[str, Suggestion]
     optimizer: str = ""
@@ -53,8 +56,9 @@ class LRFinderResult:
         optimizer: str = "",
         wall_s: float = 0.0,
     ) -> LRFinderResult:
-        found = suggest.suggest_all(lrs, smoothed, losses, sweep.first_kept, sweep.skip_end)
-        return cls(sweep, tuple(lrs), tuple(losses), tuple(smoothed), stop, found, optimizer, wall_s)
+        t = suggest.trend(losses, suggest.half_width(sweep.steps))
+        found = suggest.suggest_all(lrs, t, sweep.first_kept, sweep.skip_end)
+        return cls(sweep, tuple(lrs), tuple(losses), tuple(smoothed), tuple(t), stop, found, optimizer, wall_s)
 
     @property
     def diverged_at(self) -> int | None:
@@ -95,6 +99,7 @@ class LRFinderResult:
             "lrs": list(self.lrs),
             "losses": [_json(x) for x in self.losses],
             "smoothed": [_json(x) for x in self.smoothed],
+            "trend": [_json(x) for x in self.trend],
             "stop": self.stop,
             "diverged_at": self.diverged_at,
             "suggestions": {k: s.to_dict() for k, s in self.suggestions.items()},
@@ -111,6 +116,7 @@ class LRFinderResult:
             tuple(float(x) for x in d["lrs"]),
             tuple(nan if x is None else float(x) for x in d["losses"]),
             tuple(nan if x is None else float(x) for x in d["smoothed"]),
+            tuple(nan if x is None else float(x) for x in d["trend"]),
             d["stop"],
             {k: Suggestion(**s) for k, s in d["suggestions"].items()},
             d.get("optimizer", ""),

@@ -1,17 +1,21 @@
 """Suggestion rules: from a range test's curve to a learning rate, each rule a small function with its reason.
 
-Every rule sees the part of the curve that :func:`window` keeps -- the smoothed losses after the first
-``skip_start`` points and before the last ``skip_end`` (fastai's trimming: the first points barely move, the last
-are the blow-up) -- and returns a :class:`Suggestion`, or None where the curve gives it nothing to go on.
+The rules read the *trend* of the raw losses, not the debiased moving average: that average (beta 0.98, fastai's
+default) weighs about the last 50 steps, which in a 100-step sweep over 8 decades is 4 decades of learning rate,
+so its minimum and its steepest point trail the loss they summarise by a decade or more. The trend is centred
+instead -- a running median over ``2h + 1`` points (spikes out), then a running mean over the same window,
+``h = max(2, steps // 40)`` -- so it has no lag. Each rule sees the trend after the first ``skip_start`` points and
+before the last ``skip_end`` (fastai's trimming: the first points barely move, the last are the blow-up).
 
-* ``steepest`` (fastai ``steep``): the rate where the loss falls fastest per decade, the left end of the
-  steepest forward difference ``(s_{k+1} - s_k) / (ln lr_{k+1} - ln lr_k)``.
+* ``steepest`` (fastai ``steep``): where the loss falls fastest per decade, the left end of the steepest forward
+  difference ``(t_{k+1} - t_k) / (ln lr_{k+1} - ln lr_k)``.
 * ``valley`` (fastai ``valley``): the longest strictly decreasing run of points (a longest decreasing
-  subsequence, ending at its last point and spanning its length back); the rate at the first point plus
-  ``floor(n/3) + floor(n/6)`` of its ``n`` intervals, about halfway down.
-* ``minimum/10`` (fastai ``minimum``; fastai v1's advice): a tenth of the rate at the lowest smoothed loss.
-* ``edge``: the largest rate before the loss rises: the rate at the lowest smoothed loss, the end of the
-  descent -- an upper bound, not a rate to train at.
+  subsequence, spanning its length back from its last point); the rate ``floor(n/3) + floor(n/6)`` of its ``n``
+  intervals in, about halfway down.
+* ``minimum/10`` (fastai ``minimum``; fastai v1's advice): a tenth of the rate at the lowest loss.
+* ``edge``: the largest rate before the loss rises: the last point at which the trend is still within
+  :data:`RISE` of its whole descent of its lowest value (so a bump on a flat bottom does not end it) -- an upper
+  bound, not a rate to train at.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+RISE = 0.05  # "the loss rises": the trend is this fraction of its total descent above its lowest point
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -32,7 +38,7 @@ class Suggestion:
         name: the rule's name (``valley``).
         lr: the suggested rate.
         index: the sweep step whose rate is closest (on a log scale) to ``lr``, where the plot marks it.
-        loss: the smoothed loss at ``index``.
+        loss: the trend of the loss at ``index``.
         rule: how the rule got there, in words, with the numbers of this curve.
     """
 
@@ -48,30 +54,51 @@ class Suggestion:
 
 @dataclass(frozen=True)
 class Curve:
-    """The kept part of a sweep: ``lrs[lo:hi]`` and ``smoothed[lo:hi]`` of the full curve, as arrays."""
+    """The kept part of a sweep: ``lrs[lo:hi]`` and the trend ``trend[lo:hi]`` as arrays, and the whole trend."""
 
     lrs: np.ndarray
-    smoothed: np.ndarray
-    raw: np.ndarray
+    trend: np.ndarray
     lo: int
+    full_lrs: np.ndarray
+    full_trend: np.ndarray
 
     def mark(self, name: str, lr: float, rule: str) -> Suggestion:
-        k = int(np.argmin(np.abs(np.log(self.lrs) - math.log(lr))))
-        return Suggestion(name, float(lr), self.lo + k, float(self.smoothed[k]), rule)
+        k = int(np.argmin(np.abs(np.log(self.full_lrs) - math.log(lr))))
+        return Suggestion(name, float(lr), k, float(self.full_trend[k]), rule)
 
 
 Rule = Callable[[Curve], "Suggestion | None"]
 MIN_POINTS = 5  # fewer kept points than this: the trimming is dropped (see window)
 
 
-def window(smoothed: Sequence[float], skip_start: int, skip_end: int) -> tuple[int, int] | None:
+def half_width(steps: int) -> int:
+    """``h`` of the trend's window for a sweep of ``steps`` steps."""
+    return max(2, steps // 40)
+
+
+def trend(losses: Sequence[float], h: int) -> list[float]:
+    """The centred trend of ``losses`` (see the module docstring): running median, then running mean, of ``2h+1``
+    points, the windows shortened at the ends; a non-finite loss ends it (NaN from there on)."""
+    x = np.asarray(losses, dtype=np.float64)
+    n = len(x)
+    finite = 0
+    while finite < n and math.isfinite(x[finite]):
+        finite += 1
+    out = np.full(n, math.nan)
+    if finite:
+        med = np.array([np.median(x[max(0, i - h) : min(finite, i + h + 1)]) for i in range(finite)])
+        out[:finite] = [med[max(0, i - h) : min(finite, i + h + 1)].mean() for i in range(finite)]
+    return out.tolist()
+
+
+def window(values: Sequence[float], skip_start: int, skip_end: int) -> tuple[int, int] | None:
     """``(lo, hi)``: the points the rules look at, or None if fewer than 3 finite points exist.
 
-    The finite prefix of the smoothed curve, less ``skip_start`` points at the start and ``skip_end`` at the end;
-    if that leaves fewer than :data:`MIN_POINTS`, the whole finite prefix (a sweep that stopped early).
+    The finite prefix of ``values``, less ``skip_start`` points at the start and ``skip_end`` at the end; if that
+    leaves fewer than :data:`MIN_POINTS`, the whole finite prefix (a sweep that stopped early).
     """
     n = 0
-    for v in smoothed:
+    for v in values:
         if not math.isfinite(v):
             break
         n += 1
@@ -84,61 +111,64 @@ def window(smoothed: Sequence[float], skip_start: int, skip_end: int) -> tuple[i
 
 
 def steepest(c: Curve) -> Suggestion | None:
-    slopes = np.diff(c.smoothed) / np.diff(np.log(c.lrs))
+    slopes = np.diff(c.trend) / np.diff(np.log(c.lrs))
     k = int(np.argmin(slopes))
     if not slopes[k] < 0:
         return None
-    per_decade = slopes[k] * math.log(10.0)
+    per_decade = -slopes[k] * math.log(10.0)
     return c.mark(
-        "steepest",
-        float(c.lrs[k]),
-        f"steepest descent: the loss falls fastest, {-per_decade:.3g} per decade, from lr {c.lrs[k]:.3g}",
+        "steepest", float(c.lrs[k]), f"the loss falls fastest ({per_decade:.3g} per decade) from lr {c.lrs[k]:.3g}"
     )
 
 
-def _longest_decrease(s: np.ndarray) -> tuple[int, int]:
+def _longest_decrease(t: np.ndarray) -> tuple[int, int]:
     """(first, last) of the longest strictly decreasing subsequence, its first point counted back by its length."""
-    n = len(s)
-    length = [1] * n
+    length = [1] * len(t)
     last = 0
-    for i in range(1, n):
+    for i in range(1, len(t)):
         for j in range(i):
-            if s[i] < s[j] and length[j] + 1 > length[i]:
+            if t[i] < t[j] and length[j] + 1 > length[i]:
                 length[i] = length[j] + 1
         if length[i] > length[last]:
             last = i
-    return last - length[last], last
+    return max(0, last - length[last]), last
 
 
 def valley(c: Curve) -> Suggestion | None:
-    first, last = _longest_decrease(c.smoothed)
+    first, last = _longest_decrease(c.trend)
     span = last - first
     if span < 1:
         return None
-    k = max(0, first + int(span / 3) + int(span / 6))
+    k = first + int(span / 3) + int(span / 6)
     return c.mark(
         "valley",
         float(c.lrs[k]),
-        f"valley: the longest decreasing stretch runs from lr {c.lrs[max(first, 0)]:.3g} to {c.lrs[last]:.3g}; "
-        "about halfway down it",
+        f"the longest descent runs from lr {c.lrs[first]:.3g} to {c.lrs[last]:.3g}; about halfway down it",
     )
 
 
 def minimum_tenth(c: Curve) -> Suggestion | None:
-    k = int(np.argmin(c.smoothed))
-    return c.mark(
-        "minimum/10",
-        float(c.lrs[k]) / 10.0,
-        f"minimum/10: the loss is lowest at lr {c.lrs[k]:.3g}; a tenth of that",
-    )
+    k = int(np.argmin(c.trend))
+    return c.mark("minimum/10", float(c.lrs[k]) / 10.0, f"the loss is lowest at lr {c.lrs[k]:.3g}; a tenth of that")
+
+
+def edge_index(c: Curve) -> int:
+    """Index (into the kept part) of the largest rate before the loss rises (see the module docstring)."""
+    t = c.trend
+    m = int(np.argmin(t))
+    bar = t[m] + RISE * max(t[0] - t[m], 0.0)
+    return int(np.nonzero(t <= bar)[0].max())
 
 
 def edge(c: Curve) -> Suggestion | None:
-    k = int(np.argmin(c.smoothed))
+    k = edge_index(c)
+    rises = k + 1 < len(c.trend)
     return c.mark(
         "edge",
         float(c.lrs[k]),
-        f"edge: the loss stops falling at lr {c.lrs[k]:.3g} and rises beyond it (an upper bound)",
+        f"the loss rises beyond lr {c.lrs[k]:.3g} (an upper bound)"
+        if rises
+        else f"the loss had not risen by lr {c.lrs[k]:.3g}, the last kept point: widen the sweep",
     )
 
 
@@ -151,20 +181,15 @@ RULES: dict[str, Rule] = {
 DEFAULT_RULE = "valley"
 
 
-def suggest_all(
-    lrs: Sequence[float], smoothed: Sequence[float], raw: Sequence[float], skip_start: int, skip_end: int
-) -> dict[str, Suggestion]:
+def suggest_all(lrs: Sequence[float], trend_: Sequence[float], skip_start: int, skip_end: int) -> dict[str, Suggestion]:
     """Every rule's suggestion for one curve (rules that find nothing are left out)."""
-    w = window(smoothed, skip_start, skip_end)
+    w = window(trend_, skip_start, skip_end)
     if w is None:
         return {}
     lo, hi = w
-    c = Curve(
-        np.asarray(lrs[lo:hi], dtype=np.float64),
-        np.asarray(smoothed[lo:hi], dtype=np.float64),
-        np.asarray(raw[lo:hi], dtype=np.float64),
-        lo,
-    )
+    full_lrs = np.asarray(lrs, dtype=np.float64)
+    full = np.asarray(trend_, dtype=np.float64)
+    c = Curve(full_lrs[lo:hi], full[lo:hi], lo, full_lrs[: len(full)], full)
     out = {}
     for name, rule in RULES.items():
         s = rule(c)
