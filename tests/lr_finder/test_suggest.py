@@ -110,3 +110,42 @@ def test_trend_is_the_median_then_the_mean() -> None:
     assert suggest.trend([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], 1)[2:-2] == [3.0, 4.0, 5.0]
     t = suggest.trend([1.0, 2.0, math.inf, 4.0], 1)
     assert t[:2] == [1.5, 1.5] and all(math.isnan(v) for v in t[2:])
+
+
+# -- the calibrated rule: its formula, with the library's constants ------------------------------------------------
+def _calibrated(family: str, budget: int | None) -> float:
+    s = Sweep(start=1e-5, end=10.0, steps=200, budget=budget)
+    r = LRFinderResult.build(s, s.lrs(), list(curve(_x())), list(curve(_x())), "completed", family=family)
+    return r.suggestions["calibrated"].lr, r
+
+
+@pytest.mark.parametrize("family", ["sgd", "rms", "adagrad"])
+def test_calibrated_is_the_knee_over_the_family_divisor(family: str) -> None:
+    lr, r = _calibrated(family, suggest.REFERENCE_STEPS)
+    kept = slice(r.sweep.first_kept, r.sweep.steps - r.sweep.skip_end)
+    t, lrs = np.array(r.trend[kept]), np.array(r.lrs[kept])
+    knee = lrs[np.nonzero(t <= t.min() + suggest.RISE * (t[0] - t.min()))[0].min()]
+    expect = min(knee / suggest.CALIBRATION["divisor"][family], r.suggestions["edge"].lr / suggest.CALIBRATION["cap"])
+    assert lr == pytest.approx(expect, rel=5e-3)  # rounded to 3 significant digits
+    assert r.suggestions["calibrated"].rule.startswith("the descent ends at lr")
+
+
+def test_calibrated_scales_with_the_budget_as_theory_says() -> None:
+    """A 4x longer run: half the rate for SGD and RMS-normalised methods (1/sqrt(T)), the same for Adagrad; a
+    very short run is capped below the edge."""
+    for family, factor in (("sgd", 0.5), ("rms", 0.5), ("adagrad", 1.0)):
+        base, _ = _calibrated(family, 4000)
+        longer, _ = _calibrated(family, 16000)
+        assert longer == pytest.approx(base * factor, rel=1e-2)
+    short, r = _calibrated("sgd", 1)
+    assert short == pytest.approx(r.suggestions["edge"].lr / suggest.CALIBRATION["cap"], rel=5e-3)
+    assert "capped at edge" in r.suggestions["calibrated"].rule
+    none, r = _calibrated("sgd", None)
+    assert none == _calibrated("sgd", suggest.REFERENCE_STEPS)[0] and "pass budget=" in r.suggestions["calibrated"].rule
+
+
+def test_family_from_state_keys() -> None:
+    assert suggest.family({"exp_avg", "exp_avg_sq", "step"}) == "rms"
+    assert suggest.family({"square_avg", "momentum_buffer"}) == "rms"
+    assert suggest.family({"sum", "step"}) == "adagrad"
+    assert suggest.family({"momentum_buffer"}) == "sgd" and suggest.family(set()) == "sgd"

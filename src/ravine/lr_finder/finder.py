@@ -50,6 +50,7 @@ def find_lr(
     skip_start: int | None = None,
     skip_end: int = 5,
     rule: str = suggest.DEFAULT_RULE,
+    budget: int | None = None,
     step: StepFn | None = None,
     seed: int | None = None,
     progress: Progress | None = None,
@@ -65,8 +66,9 @@ def find_lr(
             given (may then be None).
         batches: a re-iterable of batches (a list, a DataLoader): the sweep calls ``iter(batches)`` again when a
             pass ends, so a short loader is cycled. A one-shot iterator is refused: the sweep would consume it.
-        start, end, steps, mode, smooth, stop_factor, skip_start, skip_end, rule: the sweep (see
-            :class:`ravine.lr_finder.Sweep`); or pass ``sweep=Sweep(...)`` instead.
+        start, end, steps, mode, smooth, stop_factor, skip_start, skip_end, rule, budget: the sweep and its
+            suggestions (see :class:`ravine.lr_finder.Sweep`; ``budget`` is the number of steps you will train
+            for); or pass ``sweep=Sweep(...)`` instead.
         step: a custom step, ``step(model, optimizer, batch) -> loss``: it computes the loss of ``batch``, calls
             ``backward`` and ``optimizer.step()`` (accumulation, AMP, clipping, a penalty ...) and returns the loss
             before the update. The finder sets ``group["lr"]`` before each call.
@@ -94,7 +96,7 @@ def find_lr(
         True
     """
     if sweep is None:
-        sweep = Sweep(start, end, steps, mode, smooth, stop_factor, skip_start, skip_end, rule)
+        sweep = Sweep(start, end, steps, mode, smooth, stop_factor, skip_start, skip_end, rule, budget)
     elif not isinstance(sweep, Sweep):
         raise ValueError(f"sweep must be a ravine.lr_finder.Sweep, got {type(sweep).__name__}")
     check_model(model)
@@ -115,7 +117,7 @@ def find_lr(
     try:
         if seed is not None:
             _seed_everything(seed)
-        lrs, losses, smoothed, stop = _loop(model, optimizer, step, source, sweep, progress)
+        lrs, losses, smoothed, stop, keys = _loop(model, optimizer, step, source, sweep, progress)
     finally:
         snapshot.restore()
     return LRFinderResult.build(
@@ -125,6 +127,7 @@ def find_lr(
         smoothed,
         stop,
         optimizer=type(optimizer).__module__ + "." + type(optimizer).__qualname__,
+        family=suggest.family(keys),
         wall_s=time.perf_counter() - started,
     )
 
@@ -136,8 +139,9 @@ def _loop(
     source: _Cycle,
     sweep: Sweep,
     progress: Progress | None,
-) -> tuple[list[float], list[float], list[float], str]:
+) -> tuple[list[float], list[float], list[float], str, set[str]]:
     lrs: list[float] = []
+    keys: set[str] = set()
     losses: list[float] = []
     smoothed: list[float] = []
     ema = smoothing.DebiasedEMA(sweep.smooth)
@@ -152,6 +156,8 @@ def _loop(
             group["lr"] = lr if like is None else torch.tensor(lr, dtype=like.dtype, device=like.device)
         batch = source.next()
         loss = _scalar(step(model, optimizer, batch), i)
+        if i == 0:
+            keys = {k for st in optimizer.state.values() for k in st}  # what the optimiser keeps: its family
         if i == 0 and not math.isfinite(loss):
             raise ValueError(
                 f"the loss is {loss} at the first step (lr={lr:g}), before any update: the model, the loss_fn or "
@@ -172,7 +178,7 @@ def _loop(
             stop = "diverged"
             break
     del lr_schedules  # restored with the parameter groups
-    return lrs, losses, smoothed, stop
+    return lrs, losses, smoothed, stop, keys
 
 
 def _unschedule_lr(optimizer: torch.optim.Optimizer) -> list[Any]:

@@ -29,6 +29,7 @@ from ravine.lr_finder.settings import Sweep
 from ravine.optim import registry
 
 FORMAT = "ravine.lr-finder-sweep/1"
+SUGGESTION_ONLY = ("rule", "skip_start", "skip_end", "budget")  # settings that do not change the curve
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class SweepSpec:
     task_version: int = 1
 
     def key(self) -> str:
-        curve = {k: v for k, v in self.sweep.to_dict().items() if k not in ("rule", "skip_start", "skip_end")}
+        curve = {k: v for k, v in self.sweep.to_dict().items() if k not in SUGGESTION_ONLY}
         spec = {**asdict(self), "sweep": curve}
         ident = {"spec": spec, "format": FORMAT, "torch": torch.__version__, "ravine": ravine.__version__}
         return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
@@ -140,16 +141,12 @@ class SweepStore:
         rec = self.records.get(spec.key())
         if rec is None:
             return None
-        stored = LRFinderResult.from_dict(rec["result"])
-        return LRFinderResult.build(
-            spec.sweep,
-            list(stored.lrs),
-            list(stored.losses),
-            list(stored.smoothed),
-            stored.stop,
-            optimizer=stored.optimizer,
-            wall_s=stored.wall_s,
-        )
+        return rebuild(LRFinderResult.from_dict(rec["result"]), spec.sweep)
+
+    def stored(self, spec: SweepSpec) -> LRFinderResult | None:
+        """The sweep of ``spec`` as last stored, with the suggestions made then (its budget and rule)."""
+        rec = self.records.get(spec.key())
+        return None if rec is None else LRFinderResult.from_dict(rec["result"])
 
     def add(self, spec: SweepSpec, result: LRFinderResult) -> None:
         rec = {
@@ -175,6 +172,8 @@ def cached_sweep(
     if store is not None:
         found = store.get(spec)
         if found is not None:
+            if store.records[spec.key()]["result"]["sweep"] != spec.sweep.to_dict():
+                store.add(spec, found)  # the same curve, suggested for other settings: the latest use is kept
             return found, True
     result = sweep(task, data, spec, progress)
     if store is not None:
@@ -186,7 +185,7 @@ def rebuild(result: LRFinderResult, sweep: Sweep) -> LRFinderResult:
     """``result``'s curve with the suggestions of ``sweep`` (another rule or trimming; same curve settings)."""
     return LRFinderResult.build(
         sweep, list(result.lrs), list(result.losses), list(result.smoothed), result.stop,
-        optimizer=result.optimizer, wall_s=result.wall_s,
+        optimizer=result.optimizer, family=result.family, wall_s=result.wall_s,
     )  # fmt: skip
 
 
@@ -199,17 +198,23 @@ def store_beside(runs_path: str | os.PathLike) -> Path:
     return Path(runs_path).with_name("lr_finder.jsonl")
 
 
-def protocol_spec(task: Task, protocol: Any, optimizer: str) -> SweepSpec:
-    """The sweep ``protocol`` (resolved, ``tuning="find"``) makes for ``optimizer``: the tuning seed's run."""
+def protocol_spec(task: Task, protocol: Any, optimizer: str, train_size: int | None = None) -> SweepSpec:
+    """The sweep ``protocol`` (resolved, ``tuning="find"``) makes for ``optimizer``: the tuning seed's run, its
+    suggestion made for the protocol's budget (epochs x steps per epoch) when ``train_size`` is known."""
     from ravine.lab.tasks.protocol import TUNING_SEED
 
     batch = protocol.batch_size or task.batch_size
+    size = None if batch == "full" else int(batch)
+    sweep = protocol.finder or Sweep()
+    if train_size is not None and sweep.budget is None:
+        per_epoch = 1 if size is None else math.ceil(train_size / min(size, train_size))
+        sweep = replace(sweep, budget=int(protocol.epochs or task.epochs) * per_epoch)
     return SweepSpec(
         task=task.name,
         optimizer=optimizer,
         seed=TUNING_SEED,
-        batch_size=None if batch == "full" else int(batch),
-        sweep=protocol.finder or Sweep(),
+        batch_size=size,
+        sweep=sweep,
         subset=protocol.subset,
         threads=protocol.threads,
         task_version=task.version,
@@ -233,17 +238,17 @@ def protocol_sweeps(
         data: the task's data, already cut to ``protocol.subset`` (loaded here when None and a sweep must run).
         path: the sweep store.
         progress: ``progress(sweeps done, sweeps planned, step, steps)``.
-        run: run the sweeps that are missing (else leave them out).
+        run: run the sweeps that are missing; False reads them as last stored (their suggestions as made then).
     """
     store = SweepStore(path)
     out: dict[str, LRFinderResult] = {}
     names = list(protocol.optimizers)
+    if run and data is None:
+        data = task.load(None).subset(protocol.subset)
     for i, opt in enumerate(names):
-        spec = protocol_spec(task, protocol, opt)
-        found = store.get(spec)
-        if found is None and run:
-            if data is None:
-                data = task.load(None).subset(protocol.subset)
+        spec = protocol_spec(task, protocol, opt, None if data is None else len(data.train))
+        found = store.stored(spec) if not run else None
+        if run:
 
             def report(step: int, total: int, lr: float, loss: float, i: int = i) -> None:
                 if progress is not None:

@@ -14,9 +14,14 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ravine.lr_finder.result import STOPS, LRFinderResult
+from ravine.lr_finder.result import LRFinderResult
 from ravine.report.style import DPI, FONT_SIZE, color
 
+SHORT = {
+    "completed": "ran every step",
+    "diverged": "stopped, loss > stop_factor x best",
+    "non-finite": "stopped, loss not finite",
+}
 MARKERS = {"steepest": "v", "valley": "o", "minimum/10": "s", "edge": "^"}
 
 
@@ -99,9 +104,9 @@ def draw(
     _limits(ax, r)
     ax.set_xlabel("learning rate")
     ax.set_ylabel("training loss")
-    ax.set_title(f"{name or r.optimizer}: {STOPS[r.stop]}", fontsize=FONT_SIZE)
+    ax.set_title(f"{name or r.optimizer} ({r.family} family): {SHORT[r.stop]}", fontsize=FONT_SIZE)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=FONT_SIZE - 2, loc="lower left")
+    ax.legend(fontsize=FONT_SIZE - 3, loc="lower left", framealpha=0.8)
     ax.tick_params(labelsize=FONT_SIZE - 1)
 
 
@@ -130,6 +135,11 @@ def figure(
     if title:
         fig.suptitle(title, fontsize=FONT_SIZE + 1)
     return fig
+
+
+def task_figure(results: Mapping[str, Any]) -> Figure:
+    """The range tests of a task comparison run with ``tuning="find"`` (its results document)."""
+    return figure(results["lr_finder"], title=f"LR range tests on {results['task']['name']} (tuning seed)")
 
 
 def save(fig: Figure, path: str | os.PathLike) -> None:

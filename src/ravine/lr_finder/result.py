@@ -31,6 +31,7 @@ class LRFinderResult:
         stop: ``completed``, ``diverged`` (the ratio rule) or ``non-finite``.
         suggestions: by rule name; rules that found nothing are absent.
         optimizer: the optimiser's class, as ``module.Name``.
+        family: what kind of update it makes, from the state it keeps (:func:`ravine.lr_finder.suggest.family`).
         wall_s: seconds the sweep took.
     """
 
@@ -42,6 +43,7 @@ class LRFinderResult:
     stop: str
     suggestions: dict[str, Suggestion]
     optimizer: str = ""
+    family: str = "sgd"
     wall_s: float = 0.0
 
     @classmethod
@@ -54,11 +56,12 @@ class LRFinderResult:
         stop: str,
         *,
         optimizer: str = "",
+        family: str = "sgd",
         wall_s: float = 0.0,
     ) -> LRFinderResult:
         t = suggest.trend(losses, suggest.half_width(sweep.steps))
-        found = suggest.suggest_all(lrs, t, sweep.first_kept, sweep.skip_end)
-        return cls(sweep, tuple(lrs), tuple(losses), tuple(smoothed), tuple(t), stop, found, optimizer, wall_s)
+        found = suggest.suggest_all(lrs, t, sweep.first_kept, sweep.skip_end, family, sweep.budget)
+        return cls(sweep, tuple(lrs), tuple(losses), tuple(smoothed), tuple(t), stop, found, optimizer, family, wall_s)
 
     @property
     def diverged_at(self) -> int | None:
@@ -96,6 +99,7 @@ class LRFinderResult:
         return {
             "sweep": self.sweep.to_dict(),
             "optimizer": self.optimizer,
+            "family": self.family,
             "lrs": list(self.lrs),
             "losses": [_json(x) for x in self.losses],
             "smoothed": [_json(x) for x in self.smoothed],
@@ -120,6 +124,7 @@ class LRFinderResult:
             d["stop"],
             {k: Suggestion(**s) for k, s in d["suggestions"].items()},
             d.get("optimizer", ""),
+            d.get("family", "sgd"),
             float(d.get("wall_s", 0.0)),
         )
 

@@ -42,6 +42,8 @@ class Sweep:
         skip_start: points left out at the start before suggesting (``None``: ``steps // 10``, as fastai).
         skip_end: points left out at the end before suggesting (fastai: 5, the steepest part of a blow-up).
         rule: the suggestion rule whose rate :attr:`LRFinderResult.lr` returns (see :mod:`.suggest`).
+        budget: the number of optimiser steps the run you tune for will take, >= 1 (``None``:
+            :data:`ravine.lr_finder.suggest.REFERENCE_STEPS`); the ``calibrated`` rule scales with it.
     """
 
     start: float = 1e-7
@@ -53,6 +55,7 @@ class Sweep:
     skip_start: int | None = None
     skip_end: int = 5
     rule: str = suggest.DEFAULT_RULE
+    budget: int | None = None
 
     def __post_init__(self) -> None:
         _finite_positive("start", self.start)
@@ -70,6 +73,8 @@ class Sweep:
         if self.skip_start is not None:
             _integer("skip_start", self.skip_start, 0)
         _integer("skip_end", self.skip_end, 0)
+        if self.budget is not None:
+            _integer("budget", self.budget, 1)
         if self.rule not in suggest.RULES:
             raise ValueError(f"rule must be one of {', '.join(suggest.RULES)}, got {self.rule!r}")
         for name in ("start", "end", "smooth"):

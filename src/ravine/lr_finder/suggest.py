@@ -29,6 +29,22 @@ import numpy as np
 
 RISE = 0.05  # "the loss rises": the trend is this fraction of its total descent above its lowest point
 
+# What an optimiser keeps (torch's state names, which ravine's optimisers share) says how its step scales with the
+# gradient: divided by a running RMS of it (Adam, AdamW, NAdam, AMSGrad, Adamax, RMSprop, Adadelta), by the root
+# of its accumulated square (Adagrad), or not at all (SGD, momentum, Nesterov; unknown optimisers).
+FAMILIES = {
+    "rms": ("exp_avg_sq", "square_avg", "max_exp_avg_sq", "exp_inf"),
+    "adagrad": ("sum",),
+}
+
+
+def family(state_keys: set[str] | frozenset[str]) -> str:
+    """``rms``, ``adagrad`` or ``sgd``, from the state keys an optimiser holds after one step."""
+    for name, keys in FAMILIES.items():
+        if any(k in state_keys for k in keys):
+            return name
+    return "sgd"
+
 
 @dataclass(frozen=True)
 class Suggestion:
@@ -61,6 +77,8 @@ class Curve:
     lo: int
     full_lrs: np.ndarray
     full_trend: np.ndarray
+    family: str = "sgd"
+    budget: int | None = None
 
     def mark(self, name: str, lr: float, rule: str) -> Suggestion:
         k = int(np.argmin(np.abs(np.log(self.full_lrs) - math.log(lr))))
@@ -160,6 +178,38 @@ def edge_index(c: Curve) -> int:
     return int(np.nonzero(t <= bar)[0].max())
 
 
+def knee_index(c: Curve) -> int:
+    """Index (into the kept part) of the end of the descent: the first point within :data:`RISE` of the whole
+    descent of the lowest loss."""
+    t = c.trend
+    m = int(np.argmin(t))
+    bar = t[m] + RISE * max(t[0] - t[m], 0.0)
+    return int(np.nonzero(t <= bar)[0].min())
+
+
+def calibrated(c: Curve) -> Suggestion | None:
+    """The knee scaled for the optimiser's family and the training budget, capped below the edge (see
+    :data:`CALIBRATION`)."""
+    k, e = knee_index(c), edge_index(c)
+    if k == 0 and e == len(c.trend) - 1:
+        return None  # no descent and no rise: nothing to anchor on
+    fam = c.family if c.family in CALIBRATION["divisor"] else "sgd"
+    steps = REFERENCE_STEPS if c.budget is None else c.budget
+    scale = (REFERENCE_STEPS / steps) ** CALIBRATION["exponent"][fam]
+    lr = c.lrs[k] / CALIBRATION["divisor"][fam] * scale
+    cap = c.lrs[e] / CALIBRATION["cap"]
+    capped = lr > cap
+    lr = float(f"{min(lr, cap):.3g}")
+    budget = f"{steps} steps" + ("" if c.budget is not None else " (the reference; pass budget= for yours)")
+    why = (
+        f"the descent ends at lr {c.lrs[k]:.3g}; / {CALIBRATION['divisor'][fam]:g} for the {fam} family, "
+        f"x {scale:.3g} for {budget}"
+    )
+    return c.mark(
+        "calibrated", lr, why + (f"; capped at edge {c.lrs[e]:.3g} / {CALIBRATION['cap']:g}" if capped else "")
+    )
+
+
 def edge(c: Curve) -> Suggestion | None:
     k = edge_index(c)
     rises = k + 1 < len(c.trend)
@@ -172,24 +222,45 @@ def edge(c: Curve) -> Suggestion | None:
     )
 
 
+# The calibrated rule: lr = knee / divisor[family] * (REFERENCE_STEPS / budget) ** exponent[family], at most
+# edge / cap. The exponents are theory's, not fitted: a constant step that is best for T steps of SGD or Adam
+# scales as 1/sqrt(T) (e.g. Nesterov 2004, section 3.2.3; Kingma & Ba 2015, section 4), while Adagrad's step
+# already decays as 1/sqrt(t), so its best base rate does not move with T (Duchi, Hazan & Singer 2011). The
+# divisors and the cap were fitted on the development cases of benchmarks/lr_finder.py (--select), never on the
+# held-out ones that the README quotes.
+REFERENCE_STEPS = 1000
+CALIBRATION: dict[str, Any] = {
+    "exponent": {"sgd": 0.5, "rms": 0.5, "adagrad": 0.0},
+    "divisor": {"sgd": 1.0, "rms": 4.0, "adagrad": 1.0},
+    "cap": 2.0,
+}
+
 RULES: dict[str, Rule] = {
+    "calibrated": calibrated,
     "steepest": steepest,
     "valley": valley,
     "minimum/10": minimum_tenth,
     "edge": edge,
 }
-DEFAULT_RULE = "valley"
+DEFAULT_RULE = "calibrated"
 
 
-def suggest_all(lrs: Sequence[float], trend_: Sequence[float], skip_start: int, skip_end: int) -> dict[str, Suggestion]:
-    """Every rule's suggestion for one curve (rules that find nothing are left out)."""
+def suggest_all(
+    lrs: Sequence[float],
+    trend_: Sequence[float],
+    skip_start: int,
+    skip_end: int,
+    family_: str = "sgd",
+    budget: int | None = None,
+) -> dict[str, Suggestion]:
+    """Every rule's suggestion for one curve of an optimiser of ``family_`` (rules that find nothing are left out)."""
     w = window(trend_, skip_start, skip_end)
     if w is None:
         return {}
     lo, hi = w
     full_lrs = np.asarray(lrs, dtype=np.float64)
     full = np.asarray(trend_, dtype=np.float64)
-    c = Curve(full_lrs[lo:hi], full[lo:hi], lo, full_lrs[: len(full)], full)
+    c = Curve(full_lrs[lo:hi], full[lo:hi], lo, full_lrs[: len(full)], full, family_, budget)
     out = {}
     for name, rule in RULES.items():
         s = rule(c)
