@@ -43,7 +43,7 @@ import torch
 
 import _lr_finder_select as select
 from _lr_finder_tasks import HELD_OUT_TASKS
-from ravine.lab.tasks import TASKS, Protocol, RunStore, Task, compare
+from ravine.lab.tasks import TASKS, Protocol, RunStore, Task, compare, results
 from ravine.lab.tasks.base import l2_penalty
 from ravine.lab.tasks.train import stream_seed, torch_threads
 from ravine.lr_finder import Sweep, suggest
@@ -107,8 +107,10 @@ CASES: tuple[Case, ...] = (
 
 
 # -- phases ---------------------------------------------------------------------------------------------------------
-def grid(case: Case, out: Path, data_dir: str | None, workers: int) -> dict[str, Any]:
+def grid(case: Case, out: Path, data_dir: str | None, workers: int, cached: bool = False) -> dict[str, Any]:
     store = RunStore(out / case.name / "runs.jsonl")
+    if cached:  # report what the store holds, run nothing
+        return results(case.get_task(), case.protocol(), store)
     return compare(case.get_task(), case.protocol(), store, data_dir=data_dir, workers=workers)
 
 
@@ -125,8 +127,10 @@ def sweeps(case: Case, out: Path, data: Any, extra_seeds: int) -> dict[str, list
     return found
 
 
-def find(case: Case, out: Path, data_dir: str | None, workers: int) -> dict[str, Any]:
+def find(case: Case, out: Path, data_dir: str | None, workers: int, cached: bool = False) -> dict[str, Any]:
     store = RunStore(out / case.name / "runs.jsonl")
+    if cached:
+        return results(case.get_task(), case.protocol("find"), store)
     return compare(case.get_task(), case.protocol("find"), store, data_dir=data_dir, workers=workers)
 
 
@@ -216,6 +220,7 @@ def rows_for(case: Case, grid_res: dict, find_res: dict | None, found: dict, ref
             "at_suggested": None if not f or f["tuned"] is None else f["tuned"]["final"][metric],
             "rules": {k: s.lr for k, s in r0.suggestions.items()},
             "features": select.features(r0),
+            "seed_features": [select.features(r) for r in results],
             "torch_lr_finder_lr": refs.get(opt, {}).get("lr"),
             "budget_steps": r0.sweep.budget,
             "sweep_steps": len(r0.lrs),
@@ -284,6 +289,7 @@ def main() -> None:
     ap.add_argument("--select", action="store_true", help="print the rule selection on the development cases")
     ap.add_argument("--no-find", action="store_true", help="skip phase 3 (seeds at the suggestion)")
     ap.add_argument("--no-reference", action="store_true", help="skip torch-lr-finder")
+    ap.add_argument("--cached", action="store_true", help="report the finished runs only; run no training")
     ap.add_argument("--sweep-seeds", type=int, default=4, help="extra sweeps per pair, to show the spread")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--data-dir", default=None)
@@ -301,9 +307,9 @@ def main() -> None:
         t0 = time.perf_counter()
         task = case.get_task()
         data = task.load(args.data_dir).subset(case.subset)
-        grid_res = grid(case, args.out, args.data_dir, args.workers)
+        grid_res = grid(case, args.out, args.data_dir, args.workers, args.cached)
         found = sweeps(case, args.out, data, args.sweep_seeds)
-        find_res = None if args.no_find else find(case, args.out, args.data_dir, args.workers)
+        find_res = None if args.no_find else find(case, args.out, args.data_dir, args.workers, args.cached)
         refs = (
             {}
             if args.no_reference
@@ -315,20 +321,23 @@ def main() -> None:
         print(f"{case.name} ({case.split}, {case.budget()}): {time.perf_counter() - t0:.0f} s", flush=True)
     if args.select:
         dev = [
-            {"case": r["case"], "family": r["family"], "tuned": r["tuned_lr"], "features": r["features"],
-             "budget": r["budget_steps"]}
+            {"case": r["case"], "optimizer": r["optimizer"], "family": r["family"], "tuned": r["tuned_lr"],
+             "features": r["features"], "seeds": r["seed_features"], "budget": r["budget_steps"]}
             for r in rows if r["split"] == "dev" and r["tuned_lr"]
         ]  # fmt: skip
-        (anchor, cap), divisors, cand = select.select(dev)
-        print("\nRule selection on the development cases (|suggested / tuned|, fitted; leave-one-case-out):")
-        print("| anchor | cap | divisors | worst, fitted on all dev | worst, left out | mean, left out |")
+        (anchor, cap), chosen, cand = select.select(dev)
+        print("\nRule selection on the development cases: |suggested / tuned| with each case left out of the fit,")
+        print("over every sweep seed (divisors: fitted on all development cases):")
+        print("| anchor | cap | divisors | SGD-momentum and Adam: mean | worst | all optimisers: mean |")
         print("|---|---|---|---|---|---|")
         for c in cand:
             print("| " + " | ".join(c) + " |")
+        print(f"chosen: anchor {anchor}, cap {cap:g}, factors (1 / divisor) {chosen}")
+        lib = suggest.CALIBRATION
+        same = anchor == "half-descent" and cap == lib["cap"] and chosen == lib["factor"]
         print(
-            f"chosen: anchor {anchor}, cap {cap:g}, divisors " + ", ".join(f"{f} {d:.3g}" for f, d in divisors.items())
+            f"the library's calibration: {lib} ({'the same' if same else 'DIFFERENT: update ravine.lr_finder.suggest'})"
         )
-        print(f"the library's calibration: {suggest.CALIBRATION}")
     for split in ("dev", "held-out"):
         sel = [r for r in rows if r["split"] == split]
         if sel:
