@@ -10,10 +10,11 @@ one line on stderr and exit status 2; missing data is one line and exit status 1
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -65,6 +66,7 @@ class FindLrOptions:
     optimizers: tuple[str, ...]
     sweep: Sweep
     seed: int = 0
+    epochs: int | None = None
     batch_size: int | str | None = None
     subset: int | None = None
     data_dir: Path | None = None
@@ -133,6 +135,17 @@ def register(app: typer.Typer) -> None:
                 "--seed", metavar="S", min=0, help="Seed of the model and data order.", rich_help_panel=TASK_PANEL
             ),
         ] = 0,
+        epochs: Annotated[
+            int | None,
+            typer.Option(
+                "--epochs",
+                metavar="E",
+                min=1,
+                show_default=False,
+                rich_help_panel=TASK_PANEL,
+                help="Epochs of the run to tune for (default: the task's); the calibrated rule scales with it.",
+            ),
+        ] = None,
         batch_size: Annotated[
             int | None,
             typer.Option(
@@ -177,7 +190,7 @@ def register(app: typer.Typer) -> None:
                 task=task,
                 optimizers=tuple(optimizers or DEFAULT_OPTIMIZERS),
                 sweep=Sweep(start, end, steps, mode.value, smooth, stop_factor, rule=rule.value),
-                seed=seed, batch_size=batch_size, subset=subset, data_dir=data_dir, out=out,
+                seed=seed, epochs=epochs, batch_size=batch_size, subset=subset, data_dir=data_dir, out=out,
             )  # fmt: skip
             code = run(options, Console())
         except ValueError as e:
@@ -214,23 +227,27 @@ def run(options: FindLrOptions, console: Console) -> int:
     for name in options.optimizers:
         lab.check_optimizer(name)
     batch = options.batch_size or the_task.batch_size
-    specs = {
-        name: lab.SweepSpec(
-            task=the_task.name,
-            optimizer=name,
-            seed=options.seed,
-            batch_size=None if batch == "full" else int(batch),
-            sweep=options.sweep,
-            subset=options.subset,
-            task_version=the_task.version,
-        )
-        for name in options.optimizers
-    }
+    size = None if batch == "full" else int(batch)
     try:
         data = the_task.load(options.data_dir).subset(options.subset)
     except DataError as e:
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         return EXIT_FAILED
+    n = len(data.train)
+    budget = (options.epochs or the_task.epochs) * (1 if size is None else math.ceil(n / min(size, n)))
+    sweep = options.sweep if options.sweep.budget is not None else replace(options.sweep, budget=budget)
+    specs = {
+        name: lab.SweepSpec(
+            task=the_task.name,
+            optimizer=name,
+            seed=options.seed,
+            batch_size=size,
+            sweep=sweep,
+            subset=options.subset,
+            task_version=the_task.version,
+        )
+        for name in options.optimizers
+    }
     store = lab.SweepStore(options.out / "lr_finder.jsonl")
     found = {}
     columns = (TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -243,7 +260,7 @@ def run(options: FindLrOptions, console: Console) -> int:
 
             found[name], _ = lab.cached_sweep(the_task, data, spec, store, advance)
             progress.update(bar, completed=spec.sweep.steps)
-    doc = document(the_task, options, found)
+    doc = document(the_task, replace(options, sweep=sweep), found)
     write(doc, found, options.out)
     console.print(table(doc))
     console.print(f"results.json and lr_finder.png in {options.out}/", highlight=False)
@@ -302,7 +319,8 @@ def document(task: Any, options: FindLrOptions, found: dict[str, Any]) -> dict[s
                 "columns": ["optimizer", "rule", "lr", "how"],
                 "rows": rows,
                 "note": f"sweep {options.sweep.start:g} to {options.sweep.end:g} over {options.sweep.steps} steps "
-                f"({options.sweep.mode}); smoothed with beta {options.sweep.smooth:g}",
+                f"({options.sweep.mode}); stop rule on the debiased average, beta {options.sweep.smooth:g}; "
+                f"calibrated for a run of {options.sweep.budget} steps",
             }
         ],
         "outputs": ["lr_finder.png", "lr_finder.jsonl"],
