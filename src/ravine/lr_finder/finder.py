@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import inspect
 import math
+import random
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -147,7 +149,7 @@ def _loop(
     ema = smoothing.DebiasedEMA(sweep.smooth)
     best = math.inf
     stop = "completed"
-    lr_schedules = _unschedule_lr(optimizer)
+    _unschedule_lr(optimizer)
     tensor_lr = [g["lr"] if isinstance(g["lr"], Tensor) else None for g in optimizer.param_groups]
     model.train()
     for i in range(sweep.steps):
@@ -177,20 +179,17 @@ def _loop(
         if sweep.stop_factor is not None and s - best > (sweep.stop_factor - 1.0) * abs(best):
             stop = "diverged"
             break
-    del lr_schedules  # restored with the parameter groups
     return lrs, losses, smoothed, stop, keys
 
 
-def _unschedule_lr(optimizer: torch.optim.Optimizer) -> list[Any]:
+def _unschedule_lr(optimizer: torch.optim.Optimizer) -> None:
     """A ravine optimiser whose lr is a schedule would overwrite the sweep's rates: take the lr schedules out of
-    the groups for the sweep (the snapshot puts the groups back). Other scheduled hyperparameters keep running."""
-    taken = []
+    the groups for the sweep (a new dict; the snapshot puts the original back). Other scheduled hyperparameters
+    keep following their schedules."""
     for group in optimizer.param_groups:
         schedules = group.get("schedules")
         if isinstance(schedules, dict) and "lr" in schedules:
-            taken.append(schedules["lr"])
             group["schedules"] = {k: v for k, v in schedules.items() if k != "lr"}
-    return taken
 
 
 def _scalar(loss: Any, i: int) -> float:
@@ -253,10 +252,6 @@ class _Cycle:
 
 
 def _seed_everything(seed: int) -> None:
-    import random
-
-    import numpy as np
-
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     random.seed(seed)
