@@ -351,7 +351,10 @@ def main() -> None:
     if args.figure and curves:
         from ravine.lr_finder import plot
 
-        picks = [k for k in curves if curves[k][1] is not None][:6]
+        # SGD with Nesterov momentum and Adam on up to three cases of the split(s) run
+        picks = [k for k in curves if curves[k][1] is not None and k.split(": ")[1] in ("nesterov", "adam")]
+        chosen_cases = list(dict.fromkeys(k.split(": ")[0] for k in picks))[:3]
+        picks = [k for k in picks if k.split(": ")[0] in chosen_cases]
         title = "ravine's range test and torch-lr-finder's: same model, batches and settings"
         fig = plot.figure({k: curves[k][0] for k in picks}, references={k: curves[k][1] for k in picks}, title=title)
         plot.save(fig, args.figure)

@@ -66,3 +66,20 @@ def test_find_refuses_closure_optimisers() -> None:
         Protocol(("adam",), tuning="auto")
     with pytest.raises(ValueError, match="lbfgs: L-BFGS needs a closure"):
         lab.check_optimizer("lbfgs")
+
+
+def test_stored_suggestions_follow_the_current_rules(found: tuple[dict, Path]) -> None:
+    """A sweep record is reused across versions: what it stored as its suggestion does not override the rules."""
+    import json
+
+    _, out = found
+    path = out / "lr_finder.jsonl"
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    for rec in lines:
+        rec["result"]["suggestions"]["calibrated"]["lr"] = 123.0  # an older version's (or a tampered) number
+    stale = out / "stale.jsonl"
+    stale.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    store = lab.SweepStore(stale)
+    spec = lab.protocol_spec(QUAD, FIND.resolve(QUAD), "adam")
+    assert store.stored(spec).lr != 123.0
+    assert store.stored(spec).sweep.budget is not None  # the settings it was last used with

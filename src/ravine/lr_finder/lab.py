@@ -144,9 +144,13 @@ class SweepStore:
         return rebuild(LRFinderResult.from_dict(rec["result"]), spec.sweep)
 
     def stored(self, spec: SweepSpec) -> LRFinderResult | None:
-        """The sweep of ``spec`` as last stored, with the suggestions made then (its budget and rule)."""
+        """The sweep of ``spec`` with the settings it was last used with (its budget and rule), its suggestions
+        recomputed by this version's rules (a record from an older version may hold others)."""
         rec = self.records.get(spec.key())
-        return None if rec is None else LRFinderResult.from_dict(rec["result"])
+        if rec is None:
+            return None
+        result = LRFinderResult.from_dict(rec["result"])
+        return rebuild(result, result.sweep)
 
     def add(self, spec: SweepSpec, result: LRFinderResult) -> None:
         rec = {

@@ -48,7 +48,7 @@ def draw(
             (its curve dashed, its suggestion as a star).
     """
     r = _result(result)
-    c = color(name, index) if name else "#0072B2"
+    c = color(name.rsplit(": ", 1)[-1], index) if name else "#0072B2"  # "case: optimizer" names too
     ax.plot(r.lrs, r.losses, color=c, alpha=0.3, lw=0.8, label="raw loss")
     ax.plot(r.lrs, r.smoothed, color=c, lw=1.0, ls=":", label=f"debiased EMA, beta {r.sweep.smooth:g} (stop rule)")
     ax.plot(r.lrs, r.trend, color=c, lw=1.8, label="centred trend (suggestions)")
