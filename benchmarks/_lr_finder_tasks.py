@@ -13,6 +13,7 @@ from torch import nn
 
 from ravine.lab.tasks import TASKS, Task
 from ravine.lab.tasks.catalog import load_image_task
+from ravine.lab.tasks.models import InputDropout, SparseLinear
 
 
 def bn_mlp(in_features: int = 784, hidden: int = 256, classes: int = 10) -> nn.Module:
@@ -42,7 +43,27 @@ def tanh_mlp(in_features: int = 784, hidden: int = 128, classes: int = 10) -> nn
     return nn.Sequential(*layers)
 
 
+def sparse_mlp(in_features: int = 10_000, hidden: int = 64) -> nn.Module:
+    """Input dropout 0.5, a sparse 10,000-64 layer, ReLU, one logit: a hidden layer on the IMDB bag of words."""
+    return nn.Sequential(InputDropout(0.5), SparseLinear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, 1))
+
+
 HELD_OUT_TASKS: dict[str, Task] = {
+    "fmnist-logreg": replace(
+        TASKS["mnist-logreg"],
+        name="fmnist-logreg",
+        summary="multinomial logistic regression on Fashion-MNIST, L2 1e-4 (held out)",
+        load=functools.partial(load_image_task, dataset="fashion-mnist", flat=True),
+        dataset="fashion-mnist",
+        source="ravine benchmark (held-out data)",
+    ),
+    "imdb-mlp": replace(
+        TASKS["imdb-logreg"],
+        name="imdb-mlp",
+        summary="input dropout 0.5, sparse 10,000-64 ReLU layer, one logit, on IMDB (held out)",
+        model=sparse_mlp,
+        source="ravine benchmark (held-out model)",
+    ),
     "fmnist-mlp-bn": replace(
         TASKS["mnist-mlp"],
         name="fmnist-mlp-bn",

@@ -65,6 +65,7 @@ class Case:
     epochs: int | None = None
     subset: int | None = None
     evals: int | None = None  # fewer evaluation points (cheaper; training and final metrics are unchanged)
+    batch_size: int | None = None
     why: str = ""
 
     def get_task(self) -> Task:
@@ -75,27 +76,32 @@ class Case:
 
     def protocol(self, tuning: str = "grid") -> Protocol:
         return Protocol(
-            self.optimizers, seeds=3, epochs=self.epochs, subset=self.subset, defaults=False, tuning=tuning
-        ).resolve(self.get_task())
+            self.optimizers, seeds=3, epochs=self.epochs, batch_size=self.batch_size, subset=self.subset,
+            defaults=False, tuning=tuning,
+        ).resolve(self.get_task())  # fmt: skip
 
     def budget(self) -> str:
         t = self.get_task()
         size = "full data" if self.subset is None else f"{self.subset} per split"
-        return f"{self.epochs or t.epochs} epochs, {size}"
+        batch = "" if self.batch_size is None else f", batch {self.batch_size}"
+        return f"{self.epochs or t.epochs} epochs, {size}{batch}"
 
 
+# Round 1 chose the rule on the first five cases and judged it on imdb-logreg, quadratic-deep, fmnist-mlp-bn and
+# fmnist-tanh (4/10 SGD-momentum and Adam pairs within 3x: see docs/lr_finder.md). Those four were then moved to
+# the development set and the rule chosen again; the held-out cases below were read only after that.
 CASES: tuple[Case, ...] = (
     Case("mnist-logreg", "mnist-logreg", "dev", why="catalogue task, default protocol"),
     Case("mnist-mlp", "mnist-mlp", "dev", evals=4, why="catalogue task, default protocol"),
     Case("mnist-logreg-1ep", "mnist-logreg", "dev", epochs=1, evals=4, why="a tenth of the budget"),
     Case("mnist-logreg-short", "mnist-logreg", "dev", epochs=2, subset=5000, evals=4, why="80 steps"),
     Case("mnist-mlp-1ep", "mnist-mlp", "dev", epochs=1, evals=4, why="a tenth of the budget"),
-    Case("imdb-logreg", "imdb-logreg", "held-out", (*DEFAULTS, "momentum", "adamw"), evals=4,
+    Case("imdb-logreg", "imdb-logreg", "dev", (*DEFAULTS, "momentum", "adamw"), evals=4,
          why="sparse text, sigmoid loss; two more optimisers"),
-    Case("quadratic-deep", "quadratic-deep", "held-out", (*DEFAULTS, "momentum"), why="no accuracy; noisy quadratic"),
-    Case("fmnist-mlp-bn", "fmnist-mlp-bn", "held-out", epochs=3, subset=10000, evals=4,
+    Case("quadratic-deep", "quadratic-deep", "dev", (*DEFAULTS, "momentum"), why="no accuracy; noisy quadratic"),
+    Case("fmnist-mlp-bn", "fmnist-mlp-bn", "dev", epochs=3, subset=10000, evals=4,
          why="BatchNorm, Fashion-MNIST, 3 epochs"),
-    Case("fmnist-tanh", "fmnist-tanh", "held-out", epochs=5, subset=10000, evals=4,
+    Case("fmnist-tanh", "fmnist-tanh", "dev", epochs=5, subset=10000, evals=4,
          why="saturating tanh units, Glorot init"),
     Case("mnist-cnn", "mnist-cnn", "held-out", ("nesterov", "adam"), epochs=3, subset=3000, evals=3,
          why="convolutions; 3000 examples"),
@@ -103,6 +109,13 @@ CASES: tuple[Case, ...] = (
          why="convolutions, Fashion-MNIST; 3000 examples"),
     Case("mnist-mlp-1000", "mnist-mlp-1000", "held-out", ("nesterov", "adam"), epochs=3, subset=5000, evals=3,
          why="wide, dropout 0.5; 5000 examples"),
+    # added with round 2, before any of their runs
+    Case("fmnist-logreg", "fmnist-logreg", "held-out", ("nesterov", "adam", "momentum"), epochs=5, evals=4,
+         why="Fashion-MNIST, linear"),
+    Case("mnist-logreg-b32", "mnist-logreg", "held-out", ("nesterov", "adam"), epochs=2, evals=4, batch_size=32,
+         why="batch 32 (4x the steps, more noise)"),
+    Case("imdb-mlp", "imdb-mlp", "held-out", ("nesterov", "adam"), epochs=3, evals=4,
+         why="a hidden layer on sparse text"),
 )  # fmt: skip
 
 

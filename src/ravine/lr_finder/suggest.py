@@ -225,13 +225,12 @@ def edge(c: Curve) -> Suggestion | None:
 # scales as 1/sqrt(T) (e.g. Nesterov 2004, section 3.2.3; Kingma & Ba 2015, section 4), while Adagrad's step
 # already decays as 1/sqrt(t), so its best base rate does not move with T (Duchi, Hazan & Singer 2011). The
 # factors and the cap were fitted on the development cases of benchmarks/lr_finder.py (--select prints them),
-# never on the held-out ones that the README quotes. On every development pair of Adagrad the cap decided, so its
-# factor is the geometric mean of the other two (it only matters where the cap does not bind).
+# never on the held-out ones that the README quotes (docs/lr_finder.md tells the two rounds of that choice).
 REFERENCE_STEPS = 1000
 CALIBRATION: dict[str, Any] = {
     "exponent": {"sgd": 0.5, "rms": 0.5, "adagrad": 0.0},
-    "factor": {"sgd": 7.42, "rms": 1.27, "adagrad": 3.07},
-    "cap": 2.0,
+    "factor": {"sgd": 6.73, "rms": 0.739, "adagrad": 1.27},
+    "cap": 3.0,
 }
 
 RULES: dict[str, Rule] = {
