@@ -101,6 +101,7 @@ class RMSprop(Optimizer):
             rule,
             lr=lr,
             fused=fused,
+            capturable=capturable,
             alpha=alpha,
             eps=eps,
             weight_decay=weight_decay,
@@ -137,5 +138,13 @@ class Adadelta(Optimizer):
         check_torch_flags("Adadelta", foreach, capturable, differentiable)
         rule = chain(flip_sign(), add_weight_decay(), scale_by_adadelta())
         super().__init__(
-            params, rule, lr=lr, fused=fused, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize
+            params,
+            rule,
+            lr=lr,
+            fused=fused,
+            capturable=capturable,
+            rho=rho,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
         )
