@@ -12,7 +12,7 @@ import pytest
 from ravine.fused import triton as rt
 
 if not rt.importable():
-    pytest.skip("triton is not installed (pip install triton): the GPU backend cannot be checked", allow_module_level=True)
+    pytest.skip("triton is not installed (pip install triton): the GPU backend is unchecked", allow_module_level=True)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import pytest
 import torch
 
 import ravine
-from fused.triton._compare import assert_same_run
 from fused.test_exact import CHAINS
+from fused.triton._compare import assert_same_run
 from ravine.rules import (
     add_decayed_weights,
     add_weight_decay,
