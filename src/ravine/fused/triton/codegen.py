@@ -131,7 +131,11 @@ def emit(tr: Traced, storage: Mapping[str, str]) -> TritonSpec:
             if s.kind == "elem" and s.op != "input":
                 out.append(f"e{s.idx} = {_expr(s, ename, ty)}")
         for k, s in elem_out.items():
-            out.append(f"tl.store(P_{k} + offs, {_cast(s, stored[k], ename, ty)}{m})")
+            if stored[k] == "bf16":
+                out += _round_bf16(ename(s), f"b{s.idx}")
+                out.append(f"tl.store(P_{k} + offs, b{s.idx}.to(tl.float32, bitcast=True).to(tl.bfloat16){m})")
+            else:
+                out.append(f"tl.store(P_{k} + offs, {_cast(s, stored[k], ename, ty)}{m})")
         return out
 
     reds = "".join(f"red{j}, " for j in range(len(tr.reductions)))
@@ -155,6 +159,16 @@ def rv_step(table, info, tiles, hyper, cnt, {reds}BLOCK: tl.constexpr, ALIGNED: 
 """
     storage_names = tuple(stored[k] for k in tr.slots)
     return TritonSpec(source, tr.slots, storage_names, tr.leaves, tr.reductions)
+
+
+def _round_bf16(x: str, b: str) -> list[str]:
+    """float32 ``x`` rounded to bfloat16 (to nearest, ties to even; NaN stays a quiet NaN), as bits of a float32
+    whose low half is zero: torch's own rounding, spelled out because Triton's interpreter truncates instead. The
+    conversion to bfloat16 that follows is then exact everywhere."""
+    return [
+        f"{b} = {x}.to(tl.uint32, bitcast=True)",
+        f"{b} = tl.where({x} != {x}, 0x7FC00000, {b} + 0x7FFF + (({b} >> 16) & 1)) & 0xFFFF0000",
+    ]
 
 
 def _input_dtype(tr: Traced, name: str) -> str:

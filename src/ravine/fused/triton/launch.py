@@ -146,7 +146,7 @@ def set_hyper(batch: DeviceBatch) -> None:
     for r, g in enumerate(batch.groups):
         for j, (key, i) in enumerate(leaves):
             v = g[key] if i is None else g[key][i]
-            if isinstance(v, Tensor) and v.device.type != "cpu":
+            if isinstance(v, Tensor) and v.device == batch.device:
                 on_device.append((r, j, v))
             else:
                 values[r, j] = float(v)
