@@ -9,6 +9,8 @@ def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     """Equal dtypes, shapes and values, signed zeros included; any NaN equals any NaN (a GPU's NaN has no sign)."""
     if a.dtype != b.dtype or a.shape != b.shape:
         return False
+    if a.is_complex():
+        return same_bits(torch.view_as_real(a), torch.view_as_real(b))
     na, nb = a.isnan(), b.isnan()
     if not torch.equal(na, nb):
         return False

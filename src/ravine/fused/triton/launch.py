@@ -9,6 +9,7 @@ numbers when a schedule or the user changes them. Neither needs the host to wait
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,6 +45,7 @@ class DeviceBatch:
     block: int
     hyper_host: np.ndarray | None = None  # the float leaves last sent to the device
     keep: list[Any] = field(default_factory=list)  # host buffers a pending copy may still read
+    spare: tuple[Tensor, Tensor] | None = None  # pinned buffers kept for the next CUDA graph capture
 
     @property
     def interpret(self) -> bool:
@@ -121,7 +123,43 @@ def prepare(
         block=block,
     )
     batch.keep = [table_host, info, tiles]
+    ensure_spare(batch)
     return batch
+
+
+def ensure_spare(batch: DeviceBatch) -> None:
+    """Pinned host buffers for a capture, allocated outside it (allocation is no business of a graph)."""
+    if batch.spare is None and batch.device.type == "cuda":
+        batch.spare = (
+            torch.empty(batch.table.shape, dtype=torch.int64, pin_memory=True),
+            torch.empty(batch.hyper.shape, dtype=torch.float64, pin_memory=True),
+        )
+
+
+def for_capture(batch: DeviceBatch, grads: Sequence[Tensor]) -> DeviceBatch:
+    """The batch as one CUDA graph will replay it: its own table and hyperparameter rows, filled by copies that
+    the graph records from pinned buffers written once and never again (so a later eager step or capture cannot
+    change what this graph replays). Float hyperparameters are fixed at capture, as in torch's capturable mode;
+    one held in a device tensor is read at each replay."""
+    if batch.spare is None:
+        raise RuntimeError("a second CUDA graph capture of this step needs one eager step in between")
+    table_pin, hyper_pin = batch.spare
+    batch.spare = None
+    host = batch.table_host.copy()
+    host[:, 1] = [g.data_ptr() for g in grads]
+    values, on_device = _hyper_values(batch)
+    table_pin.copy_(torch.from_numpy(host))
+    hyper_pin.copy_(torch.from_numpy(values))
+    table = torch.empty_like(batch.table)
+    table.copy_(table_pin, non_blocking=True)
+    hyper = torch.empty_like(batch.hyper)
+    hyper.copy_(hyper_pin, non_blocking=True)
+    for r, j, v in on_device:
+        hyper[r, j].copy_(v.reshape(()), non_blocking=True)
+    aligned = batch.aligned and not np.any(host[:, 1] % 16)
+    out = dataclasses.replace(batch, table=table, hyper=hyper, table_host=host, hyper_host=values, aligned=aligned)
+    out.keep = [*batch.keep, table_pin, hyper_pin]
+    return out
 
 
 def set_grads(batch: DeviceBatch, grads: Sequence[Tensor]) -> None:
@@ -140,21 +178,26 @@ def set_hyper(batch: DeviceBatch) -> None:
     """The groups' numbers, as float64 rows. Python numbers travel in one host-to-device copy, sent only when they
     changed; a hyperparameter held in a tensor (``lr=torch.tensor(...)``, as for CUDA graphs) is copied on the
     device, so the host never reads it."""
-    leaves = batch.spec.leaves
-    values = np.zeros(batch.hyper.shape, dtype=np.float64)
-    on_device: list[tuple[int, int, Tensor]] = []
-    for r, g in enumerate(batch.groups):
-        for j, (key, i) in enumerate(leaves):
-            v = g[key] if i is None else g[key][i]
-            if isinstance(v, Tensor) and v.device == batch.device:
-                on_device.append((r, j, v))
-            else:
-                values[r, j] = float(v)
+    values, on_device = _hyper_values(batch)
     if batch.hyper_host is None or not np.array_equal(values, batch.hyper_host, equal_nan=True):
         _refresh(batch.hyper, values)
         batch.hyper_host = values
     for r, j, v in on_device:
         batch.hyper[r, j].copy_(v.reshape(()), non_blocking=True)
+
+
+def _hyper_values(batch: DeviceBatch) -> tuple[np.ndarray, list[tuple[int, int, Tensor]]]:
+    """The float leaves as rows, and the leaves held in tensors on the device (row, column, tensor)."""
+    values = np.zeros(batch.hyper.shape, dtype=np.float64)
+    on_device: list[tuple[int, int, Tensor]] = []
+    for r, g in enumerate(batch.groups):
+        for j, (key, i) in enumerate(batch.spec.leaves):
+            v = g[key] if i is None else g[key][i]
+            if isinstance(v, Tensor) and v.device == batch.device:
+                on_device.append((r, j, v))
+            else:
+                values[r, j] = float(v)
+    return values, on_device
 
 
 def launch(batch: DeviceBatch, reductions: Mapping[int, Mapping[str, Any]]) -> None:

@@ -5,7 +5,8 @@ backend, and :meth:`TritonPlan.step` returns False, touching nothing, as soon as
 plan was built on (a missing or moved gradient of another dtype, a replaced parameter or state tensor); the
 general path then takes the step. A steady step costs, on the host: reading the gradients' addresses (a copy to
 the device only if one moved), the groups' numbers (a copy only if one changed), one launch per batch -- and never
-waits for the device, so the step can be captured in a CUDA graph.
+waits for the device, so the step can be captured in a CUDA graph. A captured step gets tables of its own
+(:func:`ravine.fused.triton.launch.for_capture`), so eager steps and other graphs never change what it replays.
 """
 
 from __future__ import annotations
@@ -18,7 +19,15 @@ import torch
 from torch import Tensor
 
 from ravine.fused.triton import step as tstep
-from ravine.fused.triton.launch import DeviceBatch, launch, prepare, set_grads, set_hyper
+from ravine.fused.triton.launch import (
+    DeviceBatch,
+    ensure_spare,
+    for_capture,
+    launch,
+    prepare,
+    set_grads,
+    set_hyper,
+)
 
 
 class TritonPlan:
@@ -33,6 +42,7 @@ class TritonPlan:
         self.param_ptrs = [list(map(Tensor.data_ptr, b.params)) for b, _, _ in batches]
         self.order = [p for g in optimizer.param_groups for p in g["params"]]
         self.order_groups = [g for g in optimizer.param_groups for _ in g["params"]]
+        self.captured: list[DeviceBatch] = []
 
     @classmethod
     def build(cls, optimizer: Any, signature: tuple, seg: Any, reductions: Mapping[int, Mapping[str, Any]]):
@@ -76,14 +86,23 @@ class TritonPlan:
             except KeyError:
                 return False
             grads.append(gs)
+        capturing = self.batches[0][0].device.type == "cuda" and torch.cuda.is_current_stream_capturing()
+        run = []
         for (b, _, _), gs in zip(self.batches, grads, strict=True):
-            set_grads(b, gs)
-            set_hyper(b)
+            if capturing:
+                gb = for_capture(b, gs)
+                self.captured.append(gb)  # its tensors live in the graph's memory pool: keep them referenced
+                run.append(gb)
+            else:
+                ensure_spare(b)
+                set_grads(b, gs)
+                set_hyper(b)
+                run.append(b)
         reductions: dict[int, dict] = {}
         if self.reducer is not None:
             reductions[0] = self.reducer.reduce([p.grad for p in self.order], self.order_groups)
             optimizer._report(self.reducer, reductions[0])
-        for b, _, _ in self.batches:
+        for b in run:
             launch(b, reductions)
         torch.autograd.graph.increment_version(self.params)
         return True
