@@ -64,7 +64,8 @@ def test_16_bit_parameters_without_float32_state_and_complex_ones() -> None:
         ]
 
     opt = _both(params, lambda ps, f: ravine.optim.Adam(ps, lr=0.1, fused=f))
-    assert opt.execution == {"fused": 1, "reference": 3}
+    # the 16-bit ones take the reference path; the complex one the C kernel once it is built, or the reference
+    assert opt.execution["reference"] >= 2 and opt._plan is None
 
 
 def test_a_replaced_state_of_another_dtype() -> None:
@@ -97,3 +98,21 @@ def test_fuzz_never_crashes_and_equals_the_reference(shapes, dtypes, mixed, whic
     sd = torch.float32 if mixed else None
     _both(params, lambda ps, f: cls(ps, lr=0.01, state_dtype=sd, fused=f), steps=2,
           transpose_at=(1, 0) if transpose else None)  # fmt: skip
+
+
+def test_a_kernel_that_fails_to_compile_leaves_the_reference_path(monkeypatch, caplog) -> None:
+    """A Triton too old or too new for a generated kernel: a warning, then the reference path, same bits."""
+    from ravine.fused.triton import kernels
+
+    def broken(source, interpret):
+        raise RuntimeError("simulated compiler failure")
+
+    monkeypatch.setattr(kernels, "kernel", broken)
+    monkeypatch.setattr(kernels, "_broken", set())
+
+    def params():
+        return [torch.nn.Parameter(torch.linspace(-1, 1, 7)), torch.nn.Parameter(torch.ones(3))]
+
+    opt = _both(params, lambda ps, f: ravine.optim.Adam(ps, lr=0.1, fused=f))
+    assert opt._plan is None  # no Triton plan; on these CPU tensors the C kernel took the steps instead
+    assert "the Triton kernel failed" in caplog.text

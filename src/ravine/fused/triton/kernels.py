@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import logging
 import os
 import tempfile
 import threading
@@ -20,7 +21,21 @@ from typing import Any
 from ravine.paths import cache_dir
 
 _cache: dict[tuple[str, bool], Any] = {}
+_broken: set[str] = set()
 _lock = threading.Lock()
+log = logging.getLogger("ravine.fused")
+
+
+def is_broken(source: str) -> bool:
+    """Whether this Triton failed to compile or launch ``source`` before (its tensors then take the reference path)."""
+    return source in _broken
+
+
+def mark_broken(source: str, error: BaseException) -> None:
+    if source not in _broken:
+        _broken.add(source)
+        log.warning("ravine: the Triton kernel failed (%s: %s); its parameters take the reference path",
+                    type(error).__name__, str(error)[:500])  # fmt: skip
 
 
 def cache_size() -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.fused.triton import kernels
 from ravine.fused.triton import step as tstep
 from ravine.fused.triton.launch import (
     DeviceBatch,
@@ -60,6 +61,8 @@ class TritonPlan:
         for key, idx in found.items():
             i0 = idx[0]
             sp = tstep.spec(optimizer, key, seg, groups[i0], params[i0], states[i0], reductions)
+            if kernels.is_broken(sp.source):
+                raise LookupError("this Triton cannot run the kernel")
             bs = [states[i] for i in idx]
             batch = prepare(sp, [params[i] for i in idx], [grads[i] for i in idx], bs, [groups[i] for i in idx])
             held = [[st[k] for st in bs] for k in sp.slots[2:]]
@@ -102,7 +105,13 @@ class TritonPlan:
         if self.reducer is not None:
             reductions[0] = self.reducer.reduce([p.grad for p in self.order], self.order_groups)
             optimizer._report(self.reducer, reductions[0])
-        for b in run:
-            launch(b, reductions)
+        for i, b in enumerate(run):
+            try:
+                launch(b, reductions)
+            except Exception as e:
+                if i > 0:  # earlier batches already ran: nothing sensible is left to fall back to
+                    raise
+                kernels.mark_broken(b.spec.source, e)
+                return False
         torch.autograd.graph.increment_version(self.params)
         return True

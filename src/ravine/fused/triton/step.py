@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ravine.fused import traced
-from ravine.fused.triton import handles, importable
+from ravine.fused.triton import handles, importable, kernels
 from ravine.fused.triton.codegen import TritonSpec, emit
 from ravine.fused.triton.launch import launch, prepare, set_hyper
 
@@ -110,10 +110,18 @@ def run(optimizer: Any, seg: Any, b: Any, reductions: Mapping[int, Mapping[str, 
     for key, idx in batches(optimizer, b.params, b.grads, b.states, b.groups, mask).items():
         i0 = idx[0]
         sp = spec(optimizer, key, seg, b.groups[i0], b.params[i0], b.states[i0], reductions)
+        if kernels.is_broken(sp.source):
+            continue
         pick = [b.params[i] for i in idx], [b.grads[i] for i in idx], [b.states[i] for i in idx]
         batch = prepare(sp, *pick, [b.groups[i] for i in idx])
         set_hyper(batch)
-        launch(batch, reductions)
+        try:
+            launch(batch, reductions)
+        except Exception as e:  # a Triton that cannot compile this kernel must not stop the training run
+            if optimizer.fused is True:
+                raise
+            kernels.mark_broken(sp.source, e)
+            continue
         for i in idx:
             mask[i] = True
     return mask
