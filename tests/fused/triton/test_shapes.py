@@ -17,7 +17,7 @@ SHAPES = {
     "empty": [(0,), (3,)],
     "odd": [(1,), (3,), (7, 5), (33,)],
     "several-blocks": [(64,), (65,), (200, 3), (129,)],  # with 64 elements per program
-    "many-small": [(i % 5 + 1,) for i in range(40)],
+    "many-small": [(i % 5 + 1,) for i in range(24)],
 }
 OPTIMISERS = {
     "adam": lambda ps, fused: ravine.optim.Adam(ps, lr=0.01, amsgrad=True, fused=fused),

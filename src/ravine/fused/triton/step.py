@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from ravine.fused import traced
-from ravine.fused.triton import handles, importable, kernels
+from ravine.fused.triton import handles, kernels
 from ravine.fused.triton.codegen import TritonSpec, emit
 from ravine.fused.triton.launch import launch, prepare, set_hyper
 
@@ -35,9 +35,11 @@ def compute_dtype(dtype: torch.dtype) -> torch.dtype:
 def fusable(p: Tensor, g: Tensor, state: dict, mixed: bool) -> bool:
     """Whether the Triton kernel can take this parameter (``mixed``: the optimiser keeps float32 state for
     16-bit parameters). A 0-dim state on the CPU is allowed: :func:`adopt` moves it to the device."""
+    if not handles(p.device):  # first: on a CPU-only run this is all it costs (Triton is not even imported)
+        return False
     if type(p) not in _PLAIN or type(g) not in _PLAIN or type(state) is not dict:
         return False
-    if p.dtype not in NAME or g.dtype != p.dtype or g.device != p.device or not handles(p.device):
+    if p.dtype not in NAME or g.dtype != p.dtype or g.device != p.device:
         return False
     if p.dtype not in SCALAR and not mixed:
         return False
@@ -87,8 +89,6 @@ def batches(optimizer: Any, params: Sequence[Tensor], grads: Sequence[Tensor], s
             groups: Sequence[dict], skip: Sequence[bool]) -> dict[tuple, list[int]]:  # fmt: skip
     """Indices of the parameters this backend takes, by kernel (dtype and group structure)."""
     out: dict[tuple, list[int]] = {}
-    if not importable():
-        return out
     mixed = getattr(optimizer, "state_dtype", None) is not None
     group_keys: dict[int, tuple] = {}
     for i, (p, g, st, group) in enumerate(zip(params, grads, states, groups, strict=True)):
