@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ravine.cli import compare, doctor
+from ravine.cli import compare, doctor, report
 
 app = typer.Typer(
     name="ravine",
@@ -15,3 +15,4 @@ app = typer.Typer(
 )
 compare.register(app)
 doctor.register(app)
+report.register(app)
