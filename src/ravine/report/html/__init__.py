@@ -1,6 +1,6 @@
 """One self-contained HTML page per result directory of the lab (``ravine report DIR``).
 
-``load(dir)`` reads and checks the directory (:mod:`.load`), ``build(result, options)`` turns it into the page:
+``load(dir)`` reads and checks the directory (:mod:`.results`), ``build(result, options)`` turns it into the page:
 tables and "what this shows" lines from results.json (:mod:`.captions`), the PNG and GIF figures inlined as data
 URIs, and hand-written SVG charts (:mod:`.svg`) with a little inlined script for hover values and optimiser
 toggles. Nothing is computed here: every number on the page is one the lab or the doctor wrote.
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import ravine
 from ravine.report.html import page
-from ravine.report.html.load import (
+from ravine.report.html.results import (
     DOCTOR,
     LANDSCAPES,
     LR_FINDER,
@@ -113,7 +113,7 @@ def write(path: str | os.PathLike, out: str | os.PathLike | None = None, options
     The page is written to a temporary file and renamed, so a reader never sees half a page.
 
     Raises:
-        ReportError: see :func:`~ravine.report.html.load.load`.
+        ReportError: see :func:`~ravine.report.html.results.load`.
         OSError: ``out`` cannot be written.
     """
     result = load(path)

@@ -31,6 +31,9 @@ th.num,td.num{text-align:right}
 table.dense{font-size:.8rem}
 table.dense td,table.dense th{padding:.2rem .4rem}
 img{max-width:100%;height:auto;display:block}
+.img-wrap{overflow-x:auto;max-width:100%}
+.img-wrap img{cursor:zoom-in}
+.img-wrap img.full{max-width:none;cursor:zoom-out}
 figure.fig{margin:1.2rem 0;padding:0}
 figure.narrow img{max-width:min(100%,720px)}
 .fig-title{font-weight:600;margin-bottom:.35rem}
@@ -105,6 +108,9 @@ JS = r"""
         if (sameKey(el, key)) { el.classList.toggle("off", !on); }
       });
     });
+  });
+  document.querySelectorAll(".img-wrap img").forEach(function (img) {
+    img.addEventListener("click", function () { img.classList.toggle("full"); });
   });
   document.querySelectorAll("svg.chart[data-hover]").forEach(function (chart) {
     var data = JSON.parse(chart.getAttribute("data-hover"));

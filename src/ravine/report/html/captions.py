@@ -71,16 +71,16 @@ def task_ranking(results: Doc) -> str:
     for r in rows[1:]:
         m, s = _final(r["tuned"], metric)
         diff = abs(m - m0) * scale  # type: ignore[operator]
-        size = f"{diff:.2f} points" if accuracy_task(results) else f"{diff:.3g}"
+        size = f"{diff:.2f} points behind" if accuracy_task(results) else f"{diff:.3g} higher"
         if s is None or s0 is None:
             unmeasured = True
-            behind.append(f"{r['optimizer']} {size} behind")
+            behind.append(f"{r['optimizer']} {size}")
             continue
         noise = math.hypot(s, s0) * scale
         if diff <= noise:
             ties.append(r["optimizer"])
         else:
-            behind.append(f"{r['optimizer']} {size} behind ({diff / noise:.1f}x the seed noise)")
+            behind.append(f"{r['optimizer']} {size} ({diff / noise:.1f}x the seed noise)")
     parts = [first]
     if ties:
         parts.append(f"{join(ties)} tie{'s' if len(ties) == 1 else ''} with it within seed noise")

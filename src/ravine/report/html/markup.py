@@ -124,7 +124,10 @@ def image(path: Path, alt: str, *, cls: str = "") -> str:
     """An inlined ``<img>``, or a visible note when the file the results name is missing."""
     if not path.is_file():
         return f'<p class="missing">{esc(path.name)} is named by the results but is not in the directory.</p>'
-    return f'<img class="{esc(cls)}" src="{data_uri(path)}" alt="{esc(alt)}">'
+    return (
+        f'<div class="img-wrap"><img class="{esc(cls)}" src="{data_uri(path)}" alt="{esc(alt)}" '
+        'title="Click or tap for full size"></div>'
+    )
 
 
 def figure(content: str, title: str, shows: str, *, fig_id: str | None = None, cls: str = "") -> str:

@@ -100,19 +100,30 @@ class Scale:
         return self.px0 + (t - self.lo) / (self.hi - self.lo) * (self.px1 - self.px0)
 
     def ticks(self) -> list[float]:
+        """Round values to label: powers of ten (with 2 and 5 between over a few decades, every few powers over
+        many) on a log axis, and
+        multiples of 1, 2, 2.5 or 5 times a power of ten on a linear one (or a log axis under a decade)."""
         if self.log:
             a, b = math.floor(self.lo), math.ceil(self.hi)
             mults = (1,) if b - a > 3 else (1, 2, 5) if b - a > 1 else (1, 2, 3, 5)
-            out = [m * 10.0**k for k in range(a, b + 1) for m in mults]
-            return [v for v in out if self.lo - 1e-9 <= math.log10(v) <= self.hi + 1e-9]
-        step = nice_step((self.hi - self.lo) / 5)
-        first = math.ceil(self.lo / step - 1e-9)
-        out = []
-        k = first
-        while k * step <= self.hi + 1e-9 * step:
-            out.append(round(k * step, 12))
-            k += 1
-        return out
+            stride = math.ceil((b - a) / 6)  # many decades (a diverged loss): every few powers of ten
+            out = [m * 10.0**k for k in range(a, b + 1) if k % stride == 0 for m in mults]
+            out = [v for v in out if self.lo - 1e-9 <= math.log10(v) <= self.hi + 1e-9]
+            if len(out) >= 3:
+                return out
+            return [v for v in linear_ticks(10**self.lo, 10**self.hi) if v > 0]
+        return linear_ticks(self.lo, self.hi)
+
+
+def linear_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
+    """Multiples of :func:`nice_step` from ``lo`` to ``hi``, about ``count`` of them."""
+    step = nice_step((hi - lo) / count)
+    k = math.ceil(lo / step - 1e-9)
+    out = []
+    while k * step <= hi + 1e-9 * step:
+        out.append(round(k * step, 12))
+        k += 1
+    return out
 
 
 def nice_step(raw: float) -> float:
@@ -175,7 +186,7 @@ def render(chart: Chart, uid: str) -> str:
     clip = f"clip-{uid}"
     hover = json.dumps(_hover(chart, sx, sy), separators=(",", ":"))
     out = [
-        f'<svg class="chart" id="{esc(uid)}" viewBox="0 0 {w} {h}" style="max-width:{round(w * 1.6)}px" role="img" '
+        f'<svg class="chart" id="{esc(uid)}" viewBox="0 0 {w} {h}" style="max-width:{round(w * 1.3)}px" role="img" '
         f'aria-labelledby="{esc(uid)}-t" '
         f'preserveAspectRatio="xMidYMid meet" data-hover="{esc(hover)}">',
         f'<title id="{esc(uid)}-t">{esc(chart.title)}</title>',

@@ -1,4 +1,4 @@
-"""One builder per kind of result: each takes a loaded :class:`~ravine.report.html.load.ResultDir` and returns
+"""One builder per kind of result: each takes a loaded :class:`~ravine.report.html.results.ResultDir` and returns
 the page's :class:`Section` s, in reading order."""
 
 from __future__ import annotations

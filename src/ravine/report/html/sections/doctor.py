@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ravine.report.html import captions, charts, svg
-from ravine.report.html.load import DoctorRun, ResultDir
 from ravine.report.html.markup import definition_list, esc, figure, items, num, slug, table
+from ravine.report.html.results import DoctorRun, ResultDir
 from ravine.report.html.sections import Section
 from ravine.report.html.sections.findings import finding_card, kind_color
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ravine.report.html.load import ResultDir
 from ravine.report.html.markup import definition_list, esc, figure, image, items, slug, table
+from ravine.report.html.results import ResultDir
 from ravine.report.html.sections import Section
 
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ravine.report.html import captions
-from ravine.report.html.load import ResultDir
 from ravine.report.html.markup import definition_list, details, esc, figure, image, items, lr, sci, slug, table
+from ravine.report.html.results import ResultDir
 from ravine.report.html.sections import Section
 
 Doc = Mapping[str, Any]

@@ -9,8 +9,8 @@ from typing import Any
 
 from ravine.report import style
 from ravine.report.html import captions, charts, svg
-from ravine.report.html.load import ResultDir
 from ravine.report.html.markup import definition_list, details, esc, figure, image, items, lr, num, slug, table
+from ravine.report.html.results import ResultDir
 from ravine.report.html.sections import Section
 from ravine.report.html.sections.findings import finding_card, kind_color
 
