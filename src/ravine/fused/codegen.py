@@ -151,13 +151,18 @@ def _expr(s: Sym, name: Any, ctype_of: Any) -> str:
     """C for node ``s`` whose operands are named by ``name``; operands are converted to the result's type first,
     which is where torch rounds a double scalar to a float tensor's precision."""
     rt = ctype_of(s)
-    a = [f"(({rt}){name(x)})" for x in s.args] if s.op not in ("select", "eq", "lt", "value") else None
+    a = [f"(({rt}){name(x)})" for x in s.args] if s.op not in ("select", "where", "eq", "lt", "value") else None
     op = s.op
     if op in ("add", "sub", "mul", "div"):
         sym = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[op]
         return f"{a[0]} {sym} {a[1]}"
     if op == "neg":
         return f"-{a[0]}"
+    if op == "abs":
+        return f"{'fabsf' if rt == 'float' else 'fabs'}({a[0]})"
+    if op == "sign":
+        # torch.sign: 0 for NaN and for -0.0
+        return f"({rt})(({a[0]} > 0) - ({a[0]} < 0))"
     if op == "sqrt":
         return f"{'sqrtf' if rt == 'float' else 'sqrt'}({a[0]})"
     if op == "pow":
@@ -170,11 +175,16 @@ def _expr(s: Sym, name: Any, ctype_of: Any) -> str:
         return f"RV_MIN({a[0]}, {a[1]})"
     if op == "value":
         return f"(double){name(s.args[0])}"
+    if op in ("eq", "lt") and s.kind == "elem":
+        # torch rounds a Python number to the tensor's dtype before comparing
+        ct = ctype_of(next(x for x in s.args if x.kind == "elem"))
+        sym = "==" if op == "eq" else "<"
+        return f"(({ct}){name(s.args[0])} {sym} ({ct}){name(s.args[1])})"
     if op in ("eq", "lt"):
         ct = "double" if any(ctype_of(x) == "double" for x in s.args) else "float"
         sym = "==" if op == "eq" else "<"
         return f"(({ct}){name(s.args[0])} {sym} ({ct}){name(s.args[1])})"
-    if op == "select":
+    if op in ("select", "where"):
         c, x, y = s.args
         return f"({name(c)} ? ({rt}){name(x)} : ({rt}){name(y)})"
     raise TypeError(f"no C for op {op!r}")
@@ -186,7 +196,9 @@ def _emit(graph: Graph, slots: Sequence[str], outputs: Mapping[str, Sym], T: str
     TT = CTYPE[T]
 
     def ctype_of(s: Sym) -> str:
-        return TT if s.kind == "elem" else CTYPE[s.dtype]
+        if s.kind == "elem":
+            return CTYPE["bool"] if s.dtype == "bool" else TT
+        return CTYPE[s.dtype]
 
     slot = {k: i for i, k in enumerate(slots)}
     W = len(slots)
@@ -245,7 +257,7 @@ def _emit(graph: Graph, slots: Sequence[str], outputs: Mapping[str, Sym], T: str
 
     for s in nodes:
         if s.kind == "elem" and s.op != "input":
-            body.append(f"const {TT} e{s.idx} = {_expr(s, ename, ctype_of)};")
+            body.append(f"const {ctype_of(s)} e{s.idx} = {_expr(s, ename, ctype_of)};")
     for k, s in elem_outputs.items():
         body.append(f"P_{k}[i] = {ename(s)};")
 
