@@ -84,14 +84,14 @@ def _task(out: Path, task: str, **kwargs: Any) -> Path:
 @pytest.fixture(scope="session")
 def quadratic(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("quadratic") / "out"
-    return _task(out, "quadratic-deep", optimizers="sgd,adam", epochs=1, seeds=2, lr_grid="0.01,0.1,30")
+    return _task(out, "quadratic-deep", optimizers=["sgd", "adam"], epochs=1, seeds=2, lr_grid=[0.01, 0.1, 30.0])
 
 
 @pytest.fixture(scope="session")
 def mnist(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
     out = tmp_path_factory.mktemp("mnist") / "out"
     return _task(
-        out, "mnist-logreg", optimizers="nesterov,adam", epochs=1, seeds=2, lr_grid="0.01,0.1",
+        out, "mnist-logreg", optimizers=["nesterov", "adam"], epochs=1, seeds=2, lr_grid=[0.01, 0.1],
         data_dir=shared_data, subset=800,
     )  # fmt: skip
 

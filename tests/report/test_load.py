@@ -66,7 +66,7 @@ def _copy(src: Path, dst: Path) -> Path:
 )
 def test_a_bad_results_json_is_one_line_and_exit_2(quadratic: Path, tmp_path: Path, damage, message: str):
     folder = _copy(quadratic, tmp_path / "copy")
-    for extra in folder.glob("*.jsonl"):
+    for extra in [*folder.glob("*.jsonl"), folder / "report.html"]:
         extra.unlink()  # runs.jsonl is not a doctor log, but keep the folder to what is under test
     damage(folder / "results.json")
     code, out, err = invoke(str(folder))
@@ -136,3 +136,14 @@ def test_a_damaged_log_is_one_line(tmp_path: Path):
     (tmp_path / "other.csv").write_text("epoch,accuracy\n1,0.5\n")
     code, _, err = invoke(str(tmp_path))
     assert code == 2 and len(err.strip().splitlines()) == 1, err
+
+
+def test_compare_writes_the_page_at_the_end(tmp_path: Path, quadratic: Path):
+    result = CliRunner().invoke(app, ["compare", "bowl", "-o", "sgd,adam", "--lr-grid", "0.1,1", "--no-gif",
+                                      "--out", str(tmp_path / "bowl")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    page = tmp_path / "bowl" / "report.html"
+    assert page.is_file() and str(page) in result.output.replace("\n", "")
+    assert page.read_text() == html.build(html.load(tmp_path / "bowl"))
+    # a task comparison (the fixture ran compare_task.run) leaves its page too, the same as ravine report writes
+    assert (quadratic / "report.html").read_text() == html.build(html.load(quadratic))

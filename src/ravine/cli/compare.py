@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ravine.cli import compare_args as parse
-from ravine.cli import style
+from ravine.cli import report, style
 
 LANDSCAPE_PANEL = "Landscapes only"
 TASK_PANEL = "Tasks only"
@@ -424,4 +424,5 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
         + (f" (start with {first.name})" if first else "")
         + f" in {time.perf_counter() - began:.0f} s."
     )
+    report.for_compare(out, console)  # the HTML page of the results just written (issue 15)
     return 0

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ravine.cli import report
 from ravine.lab import outputs
 from ravine.lab.data import DataError
 from ravine.lab.tasks import TASKS, Event, Protocol, RunFailed, RunStore, Task, TaskData, compare, protocol
@@ -119,6 +120,7 @@ def run(
     write(results, out_dir)
     console.print(table(results))
     console.print(f"results, runs and figures in {out_dir}/ (compared in {results['wall_s']:.1f} s)", highlight=False)
+    report.for_compare(out_dir, console)  # the HTML page of the results just written (issue 15)
     return EXIT_OK
 
 
