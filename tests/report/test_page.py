@@ -86,13 +86,26 @@ def test_a_format_without_a_section_is_shown_by_its_figures_and_tables(tmp_path:
         ],
         "tables": [{"title": "Suggested rates", "columns": ["rule", "lr"], "rows": [["steepest", 0.003]], "note": "n"}],
         "environment": {"torch": "2.13.0", "seeds": [0]},
+        "settings": {"sweep": {"start": 1e-7, "end": 10.0}},
     }
     (tmp_path / "results.json").write_text(json.dumps(doc))
     page = html.build(html.load(tmp_path))
     assert section_ids(page) == ["lr-range-test-mnist-logreg-adam-figures", "lr-range-test-mnist-logreg-adam-tables",
                                  "lr-range-test-mnist-logreg-adam-environment"]  # fmt: skip
     assert "The loss falls fastest at 3e-3." in page and '<td class="num">0.003</td>' in page
+    assert "<dd>start 1e-07, end 10</dd>" in page and "<dd>2.13.0</dd>" in page
     assert external(page) == []
+
+
+def test_a_task_without_a_grid_says_so(quadratic: Path, tmp_path: Path):
+    """A comparison whose rates were chosen without a grid (an LR range test) has no sensitivity chart to draw."""
+    doc = json.loads((quadratic / "results.json").read_text())
+    for row in doc["summary"]:
+        row["grid"] = []
+    doc["protocol"]["lr_grid"] = None
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    page = html.build(html.load(tmp_path))
+    assert "No grid was run" in page and "Diverged on the grid" not in page
 
 
 def test_a_listed_figure_that_is_missing_is_said_not_broken(tmp_path: Path):

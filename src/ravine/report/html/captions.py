@@ -115,7 +115,8 @@ def task_rates(results: Doc) -> str:
     if edge:
         text += f" {join(edge)} chose a rate at the edge of the grid, so the best rate may lie outside it."
     bad = [f"{r['optimizer']} at lr {lr(g['lr'])}" for r in results["summary"] for g in r["grid"] if g["diverged"]]
-    text += f" Diverged on the grid: {join(bad)}." if bad else " No grid run diverged."
+    if any(r["grid"] for r in results["summary"]):
+        text += f" Diverged on the grid: {join(bad)}." if bad else " No grid run diverged."
     return text
 
 

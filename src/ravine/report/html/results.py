@@ -117,7 +117,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     },
     TASK: {
         "task": {"name": str, "summary": str, "target": {"metric": str, "value": NUM}},
-        "protocol": {"optimizers": list, "seeds": int, "epochs": int, "batch_size": (int, str), "lr_grid": list},
+        "protocol": {"optimizers": list, "seeds": int, "epochs": int, "batch_size": (int, str)},
         "environment": dict,
         "summary": [
             {

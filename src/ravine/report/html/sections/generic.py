@@ -11,13 +11,18 @@ from ravine.report.html.markup import definition_list, esc, figure, image, items
 from ravine.report.html.results import ResultDir
 from ravine.report.html.sections import Section
 
+NAMES = {"lr-finder": "LR range test", "reproduction": "Reproduction"}
+
 
 def title(result: ResultDir) -> str:
-    """A heading for a generic result: its ``title``, else its format's name."""
+    """A heading for a generic result: its ``title``, else its format's name (and its task's, when it has one)."""
     data = result.data
     if isinstance(data.get("title"), str):
         return data["title"]
-    return result.format.removeprefix("ravine.").split("/")[0].replace("-", " ").capitalize()
+    kind = result.format.removeprefix("ravine.").split("/")[0]
+    name = NAMES.get(kind, kind.replace("-", " ").capitalize())
+    task = data.get("task")
+    return f"{name}: {task['name']}" if isinstance(task, dict) and isinstance(task.get("name"), str) else name
 
 
 def sections(result: ResultDir, *, prefix: str = "") -> list[Section]:
@@ -38,7 +43,14 @@ def sections(result: ResultDir, *, prefix: str = "") -> list[Section]:
             f"<h3>{esc(t['title'])}</h3>" + table(t["columns"], t["rows"], caption=t.get("note")) for t in tables
         )
         out.append(Section(f"{base}-tables", f"{title(result)}: tables", body, "generic"))
-    env = data.get("environment")
-    if isinstance(env, Mapping) and env:
-        out.append(Section(f"{base}-environment", "Environment", definition_list(items(env)), "generic"))
+    parts = [
+        (heading, data.get(key))
+        for heading, key in (("Settings", "settings"), ("Environment", "environment"))
+        if isinstance(data.get(key), Mapping) and data.get(key)
+    ]
+    if parts:
+        body = "".join(f"<div><h3>{esc(h)}</h3>{definition_list(items(dict(d)))}</div>" for h, d in parts)
+        out.append(
+            Section(f"{base}-environment", "Settings and environment", f'<div class="cols">{body}</div>', "generic")
+        )
     return out

@@ -50,11 +50,10 @@ def sections(result: ResultDir, *, max_points: int) -> list[Section]:
         Section(f"{base}-doctor", f"{name}: the doctor's findings", _findings(r, base), "task"),
         Section(f"{base}-protocol", f"{name}: protocol and environment", _protocol(r), "task"),
     ]
-    written = [f for f in ("learning_curves.png", "lr_sensitivity.png") if (result.path / f).is_file()]
+    listed = r.get("outputs") or ["learning_curves.png", "lr_sensitivity.png"]
+    written = [f for f in listed if f.endswith(".png") and (result.path / f).is_file()]
     if written:
-        imgs = "".join(
-            figure(image(result.path / f, f"{name}: {f}"), f, _png_caption(r, f), cls="png") for f in written
-        )
+        imgs = "".join(figure(image(result.file(f), f"{name}: {f}"), f, _png_caption(r, f), cls="png") for f in written)
         out.append(
             Section(
                 f"{base}-png",
@@ -67,7 +66,11 @@ def sections(result: ResultDir, *, max_points: int) -> list[Section]:
 
 
 def _png_caption(r: Doc, file: str) -> str:
-    return captions.task_defaults(r) if file == "learning_curves.png" else captions.task_rates(r)
+    if file == "learning_curves.png":
+        return captions.task_defaults(r)
+    if file == "lr_sensitivity.png":
+        return captions.task_rates(r)
+    return captions.task_rates(r) if any(row["grid"] for row in r["summary"]) else "The figure as written."
 
 
 # -- ranking ----------------------------------------------------------------------------------------------------
@@ -218,6 +221,12 @@ def _curves(r: Doc, base: str) -> str:
 
 # -- learning-rate sensitivity -------------------------------------------------------------------------------------
 def _sensitivity(r: Doc, base: str) -> str:
+    if not any(row["grid"] for row in r["summary"]):
+        return (
+            '<p class="note">No grid was run: the rates were chosen without one (an LR range test writes its own '
+            "figure, among the PNG figures below).</p>"
+            f'<p class="shows"><strong>What this shows:</strong> {esc(captions.task_rates(r))}</p>'
+        )
     acc = captions.accuracy_task(r)
     metric = "val_acc" if acc else "val_loss"
     col = colors(r)
