@@ -216,7 +216,10 @@ def _curves(r: Doc, base: str) -> str:
         "show an optimiser. The y axes show the range after the first quarter of the run, where optimisers differ."
     )
     body = charts.group(out, legend, keys)
-    return figure(body, f"{r['task']['name']}: learning curves", captions.task_defaults(r), fig_id=f"{base}-curves-fig")
+    what = ", ".join(LABELS[m] for m in panels(r))
+    return figure(
+        body, f"{what[0].upper()}{what[1:]} against epochs", captions.task_defaults(r), fig_id=f"{base}-curves-fig"
+    )
 
 
 # -- learning-rate sensitivity -------------------------------------------------------------------------------------
@@ -285,7 +288,8 @@ def _sensitivity(r: Doc, base: str) -> str:
         "Every grid run (tuning seed 0)",
         table(["optimizer", "lr", f"final {LABELS[metric]}", ""], grid_rows, numeric=[False, True, True, False]),
     )
-    return figure(body, f"{r['task']['name']}: learning-rate sensitivity", captions.task_rates(r)) + grid
+    title = f"Final {LABELS[metric]} of every grid run against the learning rate"
+    return figure(body, title, captions.task_rates(r)) + grid
 
 
 # -- steps to target -------------------------------------------------------------------------------------------
