@@ -138,8 +138,12 @@ def test_rates_say_how_many_times_larger_one_rate_is():
 
 
 def test_rates_when_every_optimiser_agrees():
-    doc = results([row(n, agg(0.9, 0.01, lr=0.01), None, chosen=0.01, default_lr=0.01) for n in ("a", "b")])
+    grid = [{"lr": 0.01, "select": 0.9, "diverged": False}]
+    doc = results([row(n, agg(0.9, 0.01, lr=0.01), None, chosen=0.01, default_lr=0.01, grid=grid) for n in "ab"])
     assert captions.task_rates(doc) == "Every optimiser chose lr 0.01. No grid run diverged."
+    for r in doc["summary"]:
+        r["grid"] = []  # rates chosen without a grid (an LR range test): nothing to say about grid runs
+    assert captions.task_rates(doc) == "Every optimiser chose lr 0.01."
 
 
 def test_defaults_say_what_an_untuned_rate_costs():

@@ -12,7 +12,7 @@ from ravine.report.html import captions, charts, svg
 from ravine.report.html.markup import definition_list, details, esc, figure, image, items, lr, num, slug, table
 from ravine.report.html.results import ResultDir
 from ravine.report.html.sections import Section
-from ravine.report.html.sections.findings import finding_card, kind_color
+from ravine.report.html.sections.findings import task_findings
 
 Doc = Mapping[str, Any]
 
@@ -47,7 +47,7 @@ def sections(result: ResultDir, *, max_points: int) -> list[Section]:
         Section(f"{base}-curves", f"{name}: learning curves", _curves(r, base), "task"),
         Section(f"{base}-lr", f"{name}: learning-rate sensitivity", _sensitivity(r, base), "task"),
         Section(f"{base}-speed", f"{name}: steps to target", _speed(r), "task"),
-        Section(f"{base}-doctor", f"{name}: the doctor's findings", _findings(r, base), "task"),
+        Section(f"{base}-doctor", f"{name}: the doctor's findings", task_findings(r, base), "task"),
         Section(f"{base}-protocol", f"{name}: protocol and environment", _protocol(r), "task"),
     ]
     listed = r.get("outputs") or ["learning_curves.png", "lr_sensitivity.png"]
@@ -335,57 +335,6 @@ def _speed(r: Doc) -> str:
         "spacing); seconds count training steps only and depend on the machine's load."
     )
     return figure(tbl + f'<p class="note">{esc(note)}</p>', f"Steps to {goal}", captions.task_speed(r))
-
-
-# -- the doctor ------------------------------------------------------------------------------------------------
-def _run(r: Doc, optimizer: str, rate: float, seed: int) -> Doc | None:
-    for run in r["runs"]:
-        spec = run.get("spec", {})
-        if spec.get("optimizer") == optimizer and spec.get("lr") == rate and spec.get("seed") == seed:
-            return run
-    return None
-
-
-def _findings(r: Doc, base: str) -> str:
-    cards = []
-    k = 0
-    for row in r["summary"]:
-        for part in ("tuned", "default"):
-            agg = row[part]
-            if not agg or not agg["findings"]:
-                continue
-            for f in agg["findings"]:
-                k += 1
-                run = _run(r, row["optimizer"], agg["lr"], f.get("seed"))
-                chart = ""
-                if run is not None:
-                    chart = charts.box(svg.render(_run_chart(r, run, f), f"{base}-finding-{k}"))
-                else:
-                    chart = (
-                        '<p class="missing">The run this finding concerns is not among the runs in results.json.</p>'
-                    )
-                who = f"{row['optimizer']} at its {part} rate (lr {lr(agg['lr'])}), seed {f.get('seed')}"
-                cards.append(f'<div class="finding-pair">{chart}{finding_card(f, who)}</div>')
-    shows = f'<p class="shows"><strong>What this shows:</strong> {esc(captions.task_findings(r))}</p>'
-    return shows + "".join(cards)
-
-
-def _run_chart(r: Doc, run: Doc, f: Doc) -> svg.Chart:
-    curve = run["curve"]
-    series = [svg.Series("run", "train loss", "#000000", curve["step"], curve["train_loss"])]
-    if any(v is not None for v in curve.get("val_loss", [])):
-        series.append(svg.Series("run", "validation loss", "#0072B2", curve["step"], curve["val_loss"], dash=True))
-    span = svg.Span(
-        f["first_step"], f["last_step"], kind_color(f["kind"]), f"{f['kind']}: steps {f['first_step']}-{f['last_step']}"
-    )
-    return svg.Chart(
-        title=f"{run['spec']['optimizer']} lr {lr(run['spec']['lr'])} seed {run['spec']['seed']}: loss per step, "
-        f"{f['kind']} shaded",
-        x=svg.Axis("step", fmt=lambda v: f"{v:.0f}"),
-        y=svg.Axis("loss", log=True, fmt=lambda v: num(v, 4)),
-        series=series,
-        spans=[span],
-    )
 
 
 # -- protocol and environment -----------------------------------------------------------------------------------
