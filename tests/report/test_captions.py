@@ -256,6 +256,15 @@ def test_overall_caption_matches_the_overall_ranking(landscapes):
     assert text.startswith(f"{rows[0]['optimizer']} has the best mean rank ({rows[0]['mean_rank']:.2f} over 2")
 
 
+def test_overview_caption_names_each_landscapes_winner(landscapes):
+    doc = json.loads((landscapes.path / "results.json").read_text())
+    text = captions.overview(doc["landscapes"])
+    for land in doc["landscapes"]:
+        winner = land["ranking"][0]["optimizer"]
+        part = next(p for p in text.split("the best: ")[1].rstrip(".").split("; ") if land["title"] in p)
+        assert part.startswith(f"{winner} on ")
+
+
 def test_doctor_summary_names_the_worst_finding(doctor):
     report = json.loads((doctor / "doctor.json").read_text())
     text = captions.doctor_summary(report)

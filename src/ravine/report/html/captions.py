@@ -335,6 +335,16 @@ def overall(overall_rows: Sequence[Doc], landscapes: int) -> str:
     return text
 
 
+def overview(landscapes: Sequence[Doc]) -> str:
+    """The first-ranked optimiser of each landscape (the overview's panel titles), grouped by optimiser."""
+    best: dict[str, list[str]] = {}
+    for land in landscapes:
+        if land["ranking"]:
+            best.setdefault(land["ranking"][0]["optimizer"], []).append(land["title"])
+    parts = [f"{name} on {join(titles)}" for name, titles in sorted(best.items(), key=lambda kv: -len(kv[1]))]
+    return f"Each panel is one landscape with every optimiser's tuned path; the best: {'; '.join(parts)}."
+
+
 def lr_effects(land: Doc, records: Sequence[Doc], optimizer: str) -> str:
     """The learning-rate effect of each given rate, as measured (first start)."""
     recs = sorted((r for r in records if r["optimizer"] == optimizer and r["start_index"] == 0), key=lambda r: r["lr"])

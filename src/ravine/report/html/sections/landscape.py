@@ -63,7 +63,7 @@ def _overall(result: ResultDir) -> str:
         body += figure(
             image(result.file("overview.png"), "every landscape's contour map with each optimiser's tuned path"),
             "Every landscape with each optimiser's path (overview.png)",
-            shows,
+            captions.overview(data["landscapes"]),
         )
     crit = data["settings"].get("tuning_criterion")
     if crit:
