@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from ravine.cli import style
+
 if TYPE_CHECKING:
     from ravine.report.html import PageOptions, ResultDir
 
@@ -43,7 +45,7 @@ ravine report runs/doctor   (a folder with run.jsonl, and doctor.json if ravine 
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command to ``app``."""
 
-    @app.command(help=HELP, epilog=EPILOG)
+    @app.command(help=style.paragraphs(HELP), epilog=EPILOG, cls=style.Command)
     def report(
         directory: Annotated[
             Path, typer.Argument(metavar="DIR", help="The result directory (holding results.json).", show_default=False)
@@ -54,7 +56,7 @@ def register(app: typer.Typer) -> None:
                 "--out",
                 "-o",
                 metavar="FILE",
-                help="Where to write the page [default: DIR/report.html].",
+                help="Where to write the page (default: DIR/report.html).",
                 dir_okay=False,
                 show_default=False,
             ),
