@@ -408,7 +408,8 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
             on_written=lambda p: progress.update(figs, advance=1, description=f"figures: {p.name}"),
         )
         doc = suite.to_json(results, settings)
-        doc["outputs"] = ["trajectories.npz", *outputs.relative(out, written)]
+        # report.html comes last (report.for_compare below), from the results.json written here
+        doc["outputs"] = ["trajectories.npz", *outputs.relative(out, written), report.REPORT]
         (out / "results.json").write_text(json.dumps(doc, allow_nan=False, indent=1))
         outputs.remove_stale(out, before, doc["outputs"])
     for r in results:

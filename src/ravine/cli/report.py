@@ -16,11 +16,14 @@ import typer
 from rich.console import Console
 
 from ravine.cli import style
+from ravine.report.html import REPORT_NAME
 
 if TYPE_CHECKING:
     from ravine.report.html import PageOptions, ResultDir
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+REPORT = REPORT_NAME
+"""The page's name in a result directory (``ravine compare`` lists it among its outputs)."""
 
 HELP = """Write one self-contained HTML page (report.html) from a result directory.
 
@@ -109,7 +112,7 @@ def write(directory: Path, out: Path | None, options: PageOptions) -> Path:
         # load() checked what every section reads; this is the net for a file that passed and still lacks a part.
         source = directory / "results.json" if result.data else directory
         raise html.ReportError(f"{source} is damaged or of another ravine version ({type(e).__name__}: {e})") from None
-    return html.save(text, out if out is not None else directory / html.REPORT_NAME)
+    return html.save(text, out if out is not None else directory / REPORT)
 
 
 def diagnosed(result: ResultDir) -> ResultDir:
