@@ -353,7 +353,7 @@ def _protocol(r: Doc) -> str:
         env_items.append(("wall time", f"{r['wall_s']:.1f} s"))
     return (
         '<div class="cols">'
-        f"<div><h3>Task</h3>{definition_list(task_items)}</div>"
+        f"<div><h3>Task (with its defaults)</h3>{definition_list(task_items)}</div>"
         f"<div><h3>Protocol</h3>{definition_list(proto_items)}</div>"
         f"<div><h3>Environment</h3>{definition_list(env_items)}</div>"
         "</div>"
