@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ravine.cli import compare, doctor, style
+from ravine.cli import compare, doctor, report, style
 
 app = typer.Typer(
     name="ravine",
@@ -16,3 +16,4 @@ app = typer.Typer(
 )
 compare.register(app)
 doctor.register(app)
+report.register(app)
