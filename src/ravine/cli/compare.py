@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ravine.cli import compare_args as parse
-from ravine.cli import style
+from ravine.cli import report, style
 
 LANDSCAPE_PANEL = "Landscapes only"
 TASK_PANEL = "Tasks only"
@@ -412,7 +412,8 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
             on_written=lambda p: progress.update(figs, advance=1, description=f"figures: {p.name}"),
         )
         doc = suite.to_json(results, settings)
-        doc["outputs"] = ["trajectories.npz", *outputs.relative(out, written)]
+        # report.html comes last (report.for_compare below), from the results.json written here
+        doc["outputs"] = ["trajectories.npz", *outputs.relative(out, written), report.REPORT]
         (out / "results.json").write_text(json.dumps(doc, allow_nan=False, indent=1))
         outputs.remove_stale(out, before, doc["outputs"])
     for r in results:
@@ -428,4 +429,5 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
         + (f" (start with {first.name})" if first else "")
         + f" in {time.perf_counter() - began:.0f} s."
     )
+    report.for_compare(out, console)  # the HTML page of the results just written (issue 15)
     return 0

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ravine.cli import report
 from ravine.lab import outputs
 from ravine.lab.data import DataError
 from ravine.lab.tasks import TASKS, Event, Protocol, RunFailed, RunStore, Task, TaskData, compare, protocol
@@ -119,9 +120,10 @@ def run(
             soft_wrap=True,
         )
         return EXIT_INTERRUPTED
-    write(results, out_dir)
+    write(results, out_dir, page=True)
     console.print(table(results))
     console.print(f"results, runs and figures in {out_dir}/ (compared in {results['wall_s']:.1f} s)", highlight=False)
+    report.for_compare(out_dir, console)  # the HTML page of the results just written (issue 15)
     return EXIT_OK
 
 
@@ -137,9 +139,10 @@ def _load(task: Task, data_dir: str | os.PathLike | None, console: Console) -> T
         return task.load(data_dir)
 
 
-def write(results: dict[str, Any], out_dir: Path) -> None:
+def write(results: dict[str, Any], out_dir: Path, *, page: bool = False) -> None:
     """``learning_curves.png``, ``lr_sensitivity.png`` and ``results.json`` (written atomically, last, listing
-    the figures); the figures a previous comparison left in ``out_dir`` and this one did not rewrite are removed."""
+    the figures, and report.html when ``page``: the caller writes it next, from this results.json); the figures a
+    previous comparison left in ``out_dir`` and this one did not rewrite are removed."""
     out_dir.mkdir(parents=True, exist_ok=True)
     before = outputs.previous(out_dir)
     figures = {"learning_curves.png": task_plots.learning_curves, "lr_sensitivity.png": task_plots.lr_sensitivity}
@@ -149,7 +152,7 @@ def write(results: dict[str, Any], out_dir: Path) -> None:
         figures = {"learning_curves.png": task_plots.learning_curves, "lr_finder.png": plot.task_figure}
     for name, draw in figures.items():
         task_plots.save(draw(results), out_dir / name)
-    results = {**results, "outputs": list(figures)}
+    results = {**results, "outputs": [*figures, *([report.REPORT] if page else [])]}
     tmp = out_dir / f".results-{os.getpid()}.json"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, allow_nan=False)

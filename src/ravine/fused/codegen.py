@@ -1,5 +1,7 @@
 """Generate one fused C kernel from a chain of rules, by tracing :func:`ravine.rules.base.segment_math`.
 
+Tracing is shared with the other backends (:mod:`ravine.fused.traced`); this module only emits C from the graph.
+
 The kernel does, for a batch of tensors of one dtype, exactly what the eager reference path does -- the same
 operations in the same order, with torch's type rules -- but in one pass over memory: each element of ``p``,
 ``g`` and the state is read once and written once. Floating-point contraction is off (``-ffp-contract=off``), so
@@ -25,56 +27,16 @@ from typing import Any
 import torch
 
 from ravine.fused.trace import Graph, Sym
-from ravine.rules.base import ElementwiseRule, segment_math
+from ravine.fused.traced import TraceHyper, carried_scalars, leaf_values, needed, trace_step
+from ravine.rules.base import ElementwiseRule
+
+__all__ = ["CTYPE", "DTYPE_NAME", "KernelSpec", "TraceHyper", "leaf_values", "trace"]
 
 CTYPE = {"f32": "float", "f64": "double", "bool": "int"}
 DTYPE_NAME = {torch.float32: "f32", torch.float64: "f64"}
 # Below this many elements in all, one thread does the step: starting a thread team costs microseconds on an idle
 # machine and milliseconds on a busy one, more than the work (64K Adam elements take ~0.1 ms on one core).
 PARALLEL_MIN = 1 << 16
-
-
-class TraceHyper(Mapping):
-    """The parameter group as the equations see it while tracing: numbers become kernel arguments.
-
-    Booleans and strings stay concrete (they are structure); every number, including ``lr`` and the members of
-    ``betas``, becomes a double read from the group's row of ``hyper`` -- so changing it never recompiles.
-    """
-
-    def __init__(self, graph: Graph, group: Mapping[str, Any]) -> None:
-        self.graph, self.group = graph, group
-        self.leaves: list[tuple[str, int | None]] = []
-        self._syms: dict[tuple[str, int | None], Sym] = {}
-
-    def _leaf(self, key: str, i: int | None) -> Sym:
-        k = (key, i)
-        if k not in self._syms:
-            self.leaves.append(k)
-            self._syms[k] = self.graph.input(f"h{len(self.leaves) - 1}", "scalar", "f64", weak=True)
-        return self._syms[k]
-
-    def __getitem__(self, key: str) -> Any:
-        v = self.group[key]
-        if isinstance(v, (bool, str)) or v is None:
-            return v
-        if isinstance(v, (tuple, list)):
-            return tuple(x if isinstance(x, (bool, str)) else self._leaf(key, i) for i, x in enumerate(v))
-        return self._leaf(key, None)
-
-    def __iter__(self):
-        return iter(self.group)
-
-    def __len__(self) -> int:
-        return len(self.group)
-
-
-def leaf_values(group: Mapping[str, Any], leaves: Sequence[tuple[str, int | None]]) -> list[float]:
-    """The numbers of ``group`` in the order the kernel reads them."""
-    out = []
-    for key, i in leaves:
-        v = group[key] if i is None else group[key][i]
-        out.append(float(v))
-    return out
 
 
 @dataclass(frozen=True)
@@ -105,38 +67,9 @@ def trace(
     reducing rule returns (their values are ignored here).
     """
     T = DTYPE_NAME[dtype]
-    graph = Graph()
-    h = TraceHyper(graph, group)
-    elem_keys = [k for r in rules for k in r.state_names if k in r.state_keys(group)]
-    scalar_keys = ["step"] + [k for r in rules for k in r.scalar_state_names if k in r.state_keys(group)]
-    st: dict[str, Any] = {k: graph.input(k, "elem", T) for k in elem_keys}
-    for k in scalar_keys:
-        st[k] = graph.input(k, "scalar", DTYPE_NAME[state_dtypes[k]])
-    red_order = [(i, k) for i in sorted(reductions) for k in sorted(reductions[i])]
-    red = {i: {} for i in reductions}
-    for j, (i, k) in enumerate(red_order):
-        red[i][k] = graph.input(f"r{j}", "scalar", "f64")
-    p = graph.input("p", "elem", T)
-    g = graph.input("g", "elem", T)
-    inputs = dict(st)
-    delta = segment_math(rules, g, p, st, group, h, red, first=True, last=True)
-    outputs = {"p": p - delta}
-    outputs.update({k: v for k, v in st.items() if v is not inputs[k]})
-    slots = ("p", "g", *elem_keys, *scalar_keys)
-    source, carried = _emit(graph, slots, outputs, T, len(h.leaves), len(red_order))
-    return KernelSpec(source, slots, tuple(h.leaves), tuple(red_order), carried)
-
-
-def _needed(outputs: Mapping[str, Sym]) -> set[int]:
-    seen: set[int] = set()
-    stack = list(outputs.values())
-    while stack:
-        s = stack.pop()
-        if s.idx in seen:
-            continue
-        seen.add(s.idx)
-        stack.extend(a for a in s.args if isinstance(a, Sym))
-    return seen
+    tr = trace_step(rules, group, T, {k: DTYPE_NAME[d] for k, d in state_dtypes.items()}, reductions)
+    source, carried = _emit(tr.graph, tr.slots, tr.outputs, T, len(tr.leaves), len(tr.reductions))
+    return KernelSpec(source, tr.slots, tr.leaves, tr.reductions, carried)
 
 
 def _literal(x: float) -> str:
@@ -191,7 +124,7 @@ def _expr(s: Sym, name: Any, ctype_of: Any) -> str:
 
 
 def _emit(graph: Graph, slots: Sequence[str], outputs: Mapping[str, Sym], T: str, n_hyper: int, n_red: int):
-    need = _needed(outputs)
+    need = needed(outputs)
     nodes = [s for s in graph.nodes if s.idx in need]
     TT = CTYPE[T]
 
@@ -203,9 +136,7 @@ def _emit(graph: Graph, slots: Sequence[str], outputs: Mapping[str, Sym], T: str
     slot = {k: i for i, k in enumerate(slots)}
     W = len(slots)
     # Scalars that the elementwise part reads are computed once per tensor in the serial prelude.
-    carried = sorted(
-        {a.idx for s in nodes if s.kind == "elem" for a in s.args if a.kind == "scalar" and a.op != "const"}
-    )
+    carried = carried_scalars(nodes)
     carry_pos = {idx: j for j, idx in enumerate(carried)}
 
     def sname(x: Sym) -> str:

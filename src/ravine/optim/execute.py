@@ -1,9 +1,11 @@
 """Running one optimiser step: gather the parameters, then the fused kernel or the reference path.
 
-Both paths execute :func:`ravine.rules.base.segment_math`; the fused kernel is that function traced to C. A
-parameter goes to the fused kernel when it is a contiguous float32/float64 CPU tensor, the chain is elementwise
-(a reducing rule may come first), the kernel is built, and nothing is being compiled by ``torch.compile``.
-Everything else -- CUDA tensors, other dtypes, opaque rules, reductions in mid-chain -- takes the reference path.
+Both paths execute :func:`ravine.rules.base.segment_math`; the fused kernels are that function traced to C (CPU)
+and to Triton (CUDA, :mod:`ravine.fused.triton`). A parameter goes to a fused kernel when the chain is elementwise
+(a reducing rule may come first), nothing is being compiled by ``torch.compile``, and the tensor suits a backend:
+a contiguous float32/float64 CPU tensor with the C kernel built, or a CUDA tensor the Triton kernel takes (with
+Triton installed). Everything else -- other dtypes, opaque rules, reductions in mid-chain, CUDA without Triton --
+takes the reference path.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ import torch
 from torch import Tensor
 
 from ravine.fused import build, codegen
+from ravine.fused import triton as gpu
 from ravine.fused.plan import Plan, distinct_groups, launch
+from ravine.fused.triton import step as gpu_step
+from ravine.optim import precision
 from ravine.rules.base import Chain, ElementwiseRule, Rule, scalar_dtype, segment_math, write_back
 
 
@@ -73,7 +78,7 @@ def gather(optimizer: Any) -> Batch:
                 )
             state = optimizer.state[p]
             if "step" not in state or any(k not in state for k in keys):
-                _init_state(rule, p, state, group)
+                _init_state(rule, precision.state_like(optimizer, p), state, group, optimizer.capturable)
             if p.is_complex():
                 # As torch.optim does: a complex number is two real coordinates, each updated on its own.
                 p, g = torch.view_as_real(p), torch.view_as_real(g)
@@ -92,11 +97,11 @@ class _RealView(dict):
         super().__init__((k, torch.view_as_real(v) if v.is_complex() else v) for k, v in state.items())
 
 
-def _init_state(rule: Rule, p: Tensor, state: dict, group: dict) -> None:
+def _init_state(rule: Rule, p: Tensor, state: dict, group: dict, capturable: bool = False) -> None:
     if "step" not in state:
         # torch's SGD keeps no step: its checkpoints resume as "not the first step", which is all a step of 1 says.
         start = 1.0 if state else 0.0
-        state["step"] = torch.tensor(start, dtype=scalar_dtype())
+        state["step"] = torch.tensor(start, dtype=scalar_dtype(), device=p.device if capturable else None)
     missing = [k for k in rule.state_keys(group) if k not in state]
     if missing:
         fresh = rule.init(p, group)
@@ -113,14 +118,34 @@ def run_step(optimizer: Any) -> dict[str, int]:
         if optimizer._plan.signature == _signature(optimizer) and optimizer._plan.step(optimizer):
             return {"fused": len(optimizer._plan.params), "reference": 0}
         optimizer._plan = None
+    if optimizer.capturable and _capturing(optimizer):
+        raise RuntimeError(
+            f"{type(optimizer).__name__}.step() is being captured in a CUDA graph but cannot run as the prepared "
+            "Triton step (it needs Triton, every parameter on one CUDA device in a form the kernel takes, and one "
+            "eager step before the capture to prepare it); see docs/gpu.md"
+        )
     counts = _general_step(optimizer)
     n_params = sum(len(g["params"]) for g in optimizer.param_groups)
     if steady and counts["reference"] == 0 and counts["fused"] == n_params:
         try:
-            optimizer._plan = Plan.build(optimizer, _signature(optimizer), segs[0], optimizer._last_reductions)
+            optimizer._plan = _build_plan(optimizer, segs[0])
         except LookupError:
             optimizer._plan = None
     return counts
+
+
+def _capturing(optimizer: Any) -> bool:
+    return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
+
+
+def _build_plan(optimizer: Any, seg: Segment) -> Any:
+    """The steady-state plan of the backend that took every parameter (Triton when it handles their device)."""
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if params and all(gpu.handles(p.device) for p in params):
+        from ravine.fused.triton.plan import TritonPlan
+
+        return TritonPlan.build(optimizer, _signature(optimizer), seg, optimizer._last_reductions)
+    return Plan.build(optimizer, _signature(optimizer), seg, optimizer._last_reductions)
 
 
 def _signature(optimizer: Any) -> tuple:
@@ -164,7 +189,8 @@ def _general_step(optimizer: Any) -> dict[str, int]:
                 out.append(None)
                 continue
             values = dict(st)
-            r = segment_math(seg.rules, u, p, values, group, group, reductions, first=first, last=last)
+            u, p_c = precision.upcast(optimizer, u, p)
+            r = segment_math(seg.rules, u, p_c, values, group, group, reductions, first=first, last=last)
             write_back(st, values)
             if last:
                 p.sub_(r)
@@ -196,14 +222,18 @@ def _run_fused(optimizer: Any, seg: Segment, b: Batch, reductions: dict[int, dic
     if torch.compiler.is_compiling():
         return mask
     wait = optimizer.fused is True
+    mask = gpu_step.run(optimizer, seg, b, reductions)  # the Triton kernel takes what it can first
     batches: dict[tuple, list[int]] = {}
     group_keys: dict[int, tuple] = {}
     for i, (p, g, st, group) in enumerate(zip(b.params, b.grads, b.states, b.groups, strict=True)):
+        if mask[i]:
+            continue
         if not fusable(p, g, st):
             if wait:
                 raise ValueError(
-                    f"fused=True needs contiguous float32/float64 CPU tensors; got a {p.dtype} parameter on "
-                    f"{p.device} (contiguous: {p.is_contiguous()}); use fused=None to fall back per tensor"
+                    f"fused=True needs contiguous float32/float64 CPU tensors, or CUDA tensors with Triton "
+                    f"installed; got a {p.dtype} parameter on {p.device} (contiguous: {p.is_contiguous()}); "
+                    f"use fused=None to fall back per tensor"
                 )
             continue
         gk = group_keys.get(id(group))
