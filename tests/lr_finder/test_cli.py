@@ -59,3 +59,14 @@ def test_compare_task_with_lr_find(tmp_path: Path) -> None:
     assert "lr_finder.png" in doc["outputs"] and (tmp_path / "lr_finder.png").is_file()
     bad = invoke("compare", "bowl", "--lr", "find")
     assert bad.exit_code == 2 and "--lr find applies to tasks, not to landscapes" in bad.output
+
+
+def test_compare_lr_find_lists_its_figure_for_the_report(tmp_path: Path) -> None:
+    res = invoke("compare", "quadratic-deep", "--lr", "find", "-o", "adam", "--epochs", "1", "--seeds", "1",
+                 "--out", str(tmp_path))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "results.json").read_text())
+    assert (
+        doc["figures"][0]["file"] == "lr_finder.png"
+        and f"adam {doc['lr_finder']['adam']['lr']:.3g}" in (doc["figures"][0]["caption"])
+    )

@@ -153,6 +153,11 @@ def write(results: dict[str, Any], out_dir: Path, *, page: bool = False) -> None
     for name, draw in figures.items():
         task_plots.save(draw(results), out_dir / name)
     results = {**results, "outputs": [*figures, *([report.REPORT] if page else [])]}
+    if "lr_finder" in results:  # the range tests, for the HTML report's generic figures (RESULTS.md)
+        rates = ", ".join(f"{opt} {r['lr']:.3g}" for opt, r in results["lr_finder"].items() if r["lr"] is not None)
+        results["figures"] = [
+            {"file": "lr_finder.png", "title": "LR range tests (tuning seed)", "caption": f"suggested: {rates}"}
+        ]
     tmp = out_dir / f".results-{os.getpid()}.json"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, allow_nan=False)
