@@ -198,3 +198,19 @@ def test_generators_a_custom_step_draws_from_are_restored(make_model, make_batch
     after = _everything(model, opt)
     for key in ("torch_rng", "numpy_rng", "python_rng"):
         assert _equal(before[key], after[key]), key
+
+
+def test_a_parameter_outside_the_model_is_restored(make_model, make_batches) -> None:
+    model = make_model()
+    temperature = nn.Parameter(torch.tensor(1.5))
+    opt = torch.optim.Adam([*model.parameters(), temperature], lr=1e-3)
+
+    def step(model: nn.Module, opt: torch.optim.Optimizer, batch: tuple) -> Tensor:
+        opt.zero_grad()
+        loss = F.cross_entropy(model(batch[0]) / temperature, batch[1])
+        loss.backward()
+        opt.step()
+        return loss
+
+    find_lr(model, opt, None, make_batches(), step=step, steps=20)
+    assert torch.equal(temperature.detach(), torch.tensor(1.5)) and temperature.grad is None and opt.state == {}

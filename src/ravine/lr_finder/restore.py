@@ -6,6 +6,7 @@
   each parameter's ``.grad`` (or its absence), and every submodule's ``training`` flag. Values are copied back
   *into the same tensors*, so references to them (an optimiser's ``params``, a fused kernel's addresses) stay
   valid;
+* tensors the optimiser updates that are not the model's parameters: their values and ``.grad``;
 * the optimiser: ``state`` (per-parameter entries created by the sweep are removed; existing ones get their
   tensors' values back, in the same tensor objects) and every ``param_groups`` entry (``lr``, betas, schedules,
   ``scheduled_steps`` ...: the same dicts, holding the same value objects); for ravine optimisers also
@@ -167,10 +168,21 @@ class Snapshot:
 
     def __init__(self, model: nn.Module, optimizer: Any, generators: Iterable[torch.Generator] = ()) -> None:
         self.model = _ModelState(model)
+        own = {id(p) for p in model.parameters()}
+        # tensors the optimiser updates that are not the model's (a learnable temperature kept outside it)
+        self.extra = [
+            (p, p.detach().clone(), p.grad, None if p.grad is None else p.grad.detach().clone())
+            for p in {id(p): p for g in optimizer.param_groups for p in g["params"] if id(p) not in own}.values()
+        ]
         self.optimizer = _OptimizerState(optimizer)
         self.random = _RandomState(generators)
 
     def restore(self) -> None:
         self.model.restore()
+        with torch.no_grad():
+            for p, value, _, _ in self.extra:
+                p.copy_(value)
+        for p, _, grad, value in self.extra:
+            p.grad = None if grad is None else _put_back(grad, value)
         self.optimizer.restore()
         self.random.restore()
