@@ -90,12 +90,19 @@ def find_lr(
     Example:
         >>> import torch, ravine
         >>> from ravine.lr_finder import find_lr
-        >>> torch.manual_seed(0); x = torch.randn(256, 4); y = x @ torch.ones(4, 1)
-        >>> model = torch.nn.Linear(4, 1); opt = ravine.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-        >>> batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 256, 32)]
-        >>> res = find_lr(model, opt, torch.nn.functional.mse_loss, batches, start=1e-5, end=10, steps=60)
-        >>> 1e-3 < res.lr < 1                                              # doctest: +SKIP
+        >>> _ = torch.manual_seed(0)
+        >>> x = torch.randn(1024, 8); y = x @ torch.ones(8, 1) + 0.5 * torch.randn(1024, 1)
+        >>> batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 1024, 32)]
+        >>> model = torch.nn.Linear(8, 1)
+        >>> opt = ravine.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        >>> w = model.weight.clone()
+        >>> res = find_lr(model, opt, torch.nn.functional.mse_loss, batches, budget=320)
+        >>> sorted(res.suggestions), res.family, res.stop
+        (['calibrated', 'edge', 'minimum/10', 'steepest', 'valley'], 'sgd', 'diverged')
+        >>> res.suggestion.rule.startswith("half the descent is made by lr")
         True
+        >>> torch.equal(model.weight, w), opt.state == {}, opt.param_groups[0]["lr"]
+        (True, True, 0.1)
     """
     if sweep is None:
         sweep = Sweep(start, end, steps, mode, smooth, stop_factor, skip_start, skip_end, rule, budget)
