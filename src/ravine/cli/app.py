@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ravine.cli import compare, doctor, report, style
+from ravine.cli import compare, doctor, find_lr, report, style
 
 app = typer.Typer(
     name="ravine",
@@ -17,3 +17,4 @@ app = typer.Typer(
 compare.register(app)
 doctor.register(app)
 report.register(app)
+find_lr.register(app)

@@ -126,13 +126,14 @@ def register(app: typer.Typer) -> None:
             parse.Rates | None,
             typer.Option(
                 "--lr",
-                metavar="auto|LR[,LR...]",
+                metavar="auto|find|LR[,LR...]",
                 parser=parse.learning_rates,
                 rich_help_panel=LANDSCAPE_PANEL,
                 show_default=False,
                 help=(
                     "auto (default): tune each optimiser over --lr-grid and show its default lr beside; values: run "
-                    "exactly those (several draw the learning-rate-effects picture)."
+                    "exactly those (several draw the learning-rate-effects picture); find (tasks): an LR range test "
+                    "per optimiser picks the rate the seeds run at, instead of the grid."
                 ),
             ),
         ] = None,
@@ -289,14 +290,16 @@ def main(options: parse.CompareOptions, console: Console) -> int:
 
     target = options.target
     tasks = _tasks()
+    find = isinstance(options.lr, parse.Find)
     if target is not None and target in tasks:
-        wrong = options.given(options.LANDSCAPE_ONLY)
+        # --lr find is the one landscape option that tasks take too
+        wrong = [f for f in options.given(options.LANDSCAPE_ONLY) if not (find and f == "--lr")]
         if wrong:
             raise _Bad(
                 f"{', '.join(wrong)} appl{'y' if len(wrong) > 1 else 'ies'} to landscapes, not to task {target!r}"
             )
         return _run_task(target, options, console)
-    wrong = options.given(options.TASK_ONLY)
+    wrong = options.given(options.TASK_ONLY) + (["--lr find"] if find else [])
     if wrong:
         raise _Bad(f"{', '.join(wrong)} appl{'y' if len(wrong) > 1 else 'ies'} to tasks, not to landscapes")
     if target is not None and target.partition(":")[0] not in landscapes.LANDSCAPES:
@@ -316,6 +319,7 @@ def _run_task(task: str, options: parse.CompareOptions, console: Console) -> int
         seeds=options.seeds,
         batch_size=options.batch_size,
         lr_grid=options.lr_grid,
+        tuning="find" if isinstance(options.lr, parse.Find) else "grid",
         schedule=options.schedule,
         workers=options.workers,
         data_dir=options.data_dir,

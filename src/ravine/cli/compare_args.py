@@ -57,9 +57,15 @@ def rates(text: str) -> Rates:
     return Rates(values)
 
 
+class Find(Rates):
+    """``--lr find`` (tasks): an LR range test per optimiser picks the rate instead of the grid."""
+
+
 def learning_rates(text: str) -> Rates | None:
-    """``--lr``: ``auto`` (None: tune over the grid) or the learning rates to run, each > 0."""
-    return None if text.strip().lower() == "auto" else rates(text)
+    """``--lr``: ``auto`` (None: tune over the grid), ``find`` (:class:`Find`: a range test picks the rate, tasks
+    only) or the learning rates to run, each > 0."""
+    word = text.strip().lower()
+    return None if word == "auto" else Find() if word == "find" else rates(text)
 
 
 def grid(text: str) -> Rates:

@@ -38,6 +38,7 @@ def run(
     seeds: int | None = 3,
     batch_size: int | str | None = None,
     lr_grid: Sequence[float] | None = None,
+    tuning: str = "grid",
     schedule: str | None = None,
     workers: int | None = 1,
     data_dir: str | os.PathLike | None = None,
@@ -58,6 +59,7 @@ def run(
         seeds: seeds for the chosen and the default learning rate (>= 1; default 3).
         batch_size: ``"full"``, ``1`` or any positive size (default: the task's, 128).
         lr_grid: learning rates (> 0; default: the task's grid).
+        tuning: ``"grid"`` (tune over ``lr_grid``) or ``"find"`` (an LR range test per optimiser picks the rate).
         schedule: a learning-rate schedule spec (``cosine``) applied to every optimiser, or None.
         workers: worker processes (>= 1; default 1).
         data_dir: directory holding the data sets (default: ``$RAVINE_DATA``, else the cache).
@@ -81,6 +83,7 @@ def run(
         protocol = Protocol(
             optimizers=optimizers,
             lr_grid=None if lr_grid is None else tuple(lr_grid),
+            tuning=tuning,
             seeds=seeds,
             epochs=epochs,
             batch_size=batch_size,
@@ -143,9 +146,18 @@ def write(results: dict[str, Any], out_dir: Path, *, page: bool = False) -> None
     out_dir.mkdir(parents=True, exist_ok=True)
     before = outputs.previous(out_dir)
     figures = {"learning_curves.png": task_plots.learning_curves, "lr_sensitivity.png": task_plots.lr_sensitivity}
+    if "lr_finder" in results:  # tuning="find": the range tests instead of a grid
+        from ravine.lr_finder import plot
+
+        figures = {"learning_curves.png": task_plots.learning_curves, "lr_finder.png": plot.task_figure}
     for name, draw in figures.items():
         task_plots.save(draw(results), out_dir / name)
     results = {**results, "outputs": [*figures, *([report.REPORT] if page else [])]}
+    if "lr_finder" in results:  # the range tests, for the HTML report's generic figures (RESULTS.md)
+        rates = ", ".join(f"{opt} {r['lr']:.3g}" for opt, r in results["lr_finder"].items() if r["lr"] is not None)
+        results["figures"] = [
+            {"file": "lr_finder.png", "title": "LR range tests (tuning seed)", "caption": f"suggested: {rates}"}
+        ]
     tmp = out_dir / f".results-{os.getpid()}.json"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, allow_nan=False)
@@ -166,14 +178,19 @@ def table(results: dict[str, Any]) -> Table:
         pad_edge=False,
         caption=f"mean±sd over {results['protocol']['seeds']} seeds · to target: mean steps until "
         f"{target['metric']} {'>=' if acc else '<='} {target['value']:g} (runs that got there), and seconds · "
-        "div.: diverged grid runs · *: best rate at the edge of the grid · doctor n/a: not installed",
+        + (
+            f"lr: the LR range test's suggestion (rule {results['protocol']['finder']['rule']})"
+            if "lr_finder" in results
+            else "div.: diverged grid runs · *: best rate at the edge of the grid"
+        )
+        + " · doctor n/a: not installed",
         caption_justify="left",
     )
     for col in ("#", "optimizer", "lr", name, "to target", "s", "div.", "doctor"):
         t.add_column(col, justify="left" if col in ("optimizer", "doctor") else "right", no_wrap=col != "doctor")
     scale = 100.0 if acc else 1.0
     for row in results["summary"]:
-        grid = f"{sum(g['diverged'] for g in row['grid'])}/{len(row['grid'])}"
+        grid = f"{sum(g['diverged'] for g in row['grid'])}/{len(row['grid'])}" if row["grid"] else "-"
         lines = [("tuned", row["tuned"], row["chosen_lr"])]
         if results["protocol"]["defaults"]:
             lines.append(("default", row["default"], row["default_lr"]))

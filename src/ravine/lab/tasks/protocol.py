@@ -9,6 +9,9 @@ optimiser's default settings beside it.
 4. *Defaults*: the optimiser's own default learning rate with the same seeds 1..S, what an untuned user gets
    (the "one-shot" setting of Crowded Valley).
 
+With ``tuning="find"`` steps 1-2 are one LR range test per optimiser instead (:mod:`ravine.lr_finder.lab`: the
+tuning seed's model and data order, ``finder``'s settings); its suggestion is the chosen rate.
+
 References: Schneider, Balles & Hennig (ICLR 2019), DeepOBS, section 3; Schmidt, Schneider & Hennig (ICML 2021),
 Descending through a Crowded Valley, section 3.
 """
@@ -23,9 +26,12 @@ from typing import Any
 from ravine.lab.tasks import schedule as schedules
 from ravine.lab.tasks.base import Task
 from ravine.lab.tasks.spec import RunSpec
+from ravine.lr_finder.finder import needs_closure
+from ravine.lr_finder.settings import Sweep
 from ravine.optim import registry
 
 TUNING_SEED = 0
+TUNINGS = ("grid", "find")
 # SGD with Nesterov momentum, Adagrad, RMSProp and Adam: the optimisers of the Adam paper's comparisons.
 DEFAULT_OPTIMIZERS = ("nesterov", "adagrad", "rmsprop", "adam")
 
@@ -44,6 +50,8 @@ class Protocol:
         subset: at most this many examples per split (quick runs), or None.
         threads: torch threads per run (>= 1); results may depend on it, never on the number of workers.
         defaults: also run each optimiser with its default learning rate.
+        tuning: ``"grid"`` (steps 1-2 above) or ``"find"`` (one LR range test per optimiser picks the rate).
+        finder: the range test's settings with ``tuning="find"`` (None: :class:`ravine.lr_finder.Sweep`'s defaults).
     """
 
     optimizers: tuple[str, ...]
@@ -55,6 +63,8 @@ class Protocol:
     subset: int | None = None
     threads: int = 1
     defaults: bool = True
+    tuning: str = "grid"
+    finder: Sweep | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.optimizers, str) or not self.optimizers:
@@ -81,6 +91,17 @@ class Protocol:
         if self.batch_size is not None and self.batch_size != "full":
             _positive("batch_size", self.batch_size, "or 'full'")
         schedules.parse(self.schedule)
+        if self.tuning not in TUNINGS:
+            raise ValueError(f"tuning must be one of {', '.join(TUNINGS)}, got {self.tuning!r}")
+        if self.finder is not None and not isinstance(self.finder, Sweep):
+            raise ValueError(f"finder must be a ravine.lr_finder.Sweep or None, got {type(self.finder).__name__}")
+        if self.tuning == "find":
+            for name in self.optimizers:
+                if needs_closure(registry.entry(name).cls):
+                    raise ValueError(
+                        f"tuning='find' cannot tune {name}: its step needs a closure and takes its length from a "
+                        "line search, not from a learning rate, so an LR range test does not apply"
+                    )
 
     def resolve(self, task: Task) -> Protocol:
         """This protocol with the task's defaults filled in (grid sorted, duplicates removed)."""
@@ -90,6 +111,7 @@ class Protocol:
             lr_grid=grid,
             epochs=self.epochs or task.epochs,
             batch_size=self.batch_size or task.batch_size,
+            finder=(self.finder or Sweep()) if self.tuning == "find" else self.finder,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,6 +136,8 @@ class Protocol:
         )
 
     def grid_runs(self, task: Task, optimizer: str) -> list[RunSpec]:
+        if self.tuning == "find":
+            return []
         return [self.spec(task, optimizer, lr, TUNING_SEED) for lr in self.lr_grid or task.lr_grid]
 
     def seed_runs(self, task: Task, optimizer: str, lr: float) -> list[RunSpec]:

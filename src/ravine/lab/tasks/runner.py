@@ -52,7 +52,9 @@ def _failure(what: str, trace: str) -> RunFailed:
 @dataclass
 class Event:
     """What the runner tells its caller (for progress displays): ``kind`` is ``plan``, ``start``,
-    ``progress``, ``finish`` or ``cached``; ``done`` and ``planned`` count runs of the whole comparison."""
+    ``progress``, ``finish`` or ``cached``; ``done`` and ``planned`` count runs of the whole comparison.
+    With ``tuning="find"``, ``sweep`` events come first: ``done``/``planned`` count the range tests, ``step``
+    and ``total`` the steps of the current one."""
 
     kind: str
     done: int
@@ -133,9 +135,12 @@ def compare(
         data = task.load(data_dir)
     data = data.subset(protocol.subset)
     plan = _Plan(task, protocol, store)
+    found = _find_rates(task, protocol, data, store, emit)
     for opt in protocol.optimizers:
         plan.open_grids[opt] = protocol.grid_runs(task, opt)
         plan.add(protocol.grid_runs(task, opt) + protocol.default_runs(task, opt))
+        if found.get(opt) is not None:
+            plan.add(protocol.seed_runs(task, opt, found[opt]))
     plan.add(plan.unlocked())
     cached = [plan.planned[k] for k in plan.planned if k in store]
     emit(Event("plan", plan.done(), len(plan.planned)))
@@ -148,6 +153,21 @@ def compare(
     finally:
         executor.close()
     return results(task, protocol, store, workers=workers, wall_s=time.perf_counter() - started)
+
+
+def _find_rates(
+    task: Task, protocol: Protocol, data: TaskData | None, store: RunStore, emit: Callable[[Event], None]
+) -> dict[str, float | None]:
+    """``tuning="find"``: each optimiser's range-test suggestion (swept here, or read from the sweep store)."""
+    if protocol.tuning != "find":
+        return {}
+    from ravine.lr_finder import lab as finder_lab
+
+    def progress(i: int, k: int, step: int, total: int) -> None:
+        emit(Event("sweep", i, k, step=step, total=total))
+
+    found = finder_lab.protocol_sweeps(task, protocol, data, finder_lab.store_beside(store.path), progress)
+    return {opt: finder_lab.suggested(r) for opt, r in found.items()}
 
 
 Notify = Callable[[str, str, Any], None]
@@ -326,7 +346,11 @@ def results(
 ) -> dict[str, Any]:
     """The results document: task, protocol, environment, ranked summary and every run of the protocol."""
     protocol = protocol.resolve(task)
-    summary = summarize(task, protocol, store.records)
+    sweeps = _stored_sweeps(task, protocol, store)
+    chosen = (
+        None if sweeps is None else {opt: sweeps[opt]["lr"] if opt in sweeps else None for opt in protocol.optimizers}
+    )
+    summary = summarize(task, protocol, store.records, chosen)
     keys: list[str] = []
     for opt in protocol.optimizers:
         specs = protocol.grid_runs(task, opt) + protocol.default_runs(task, opt)
@@ -343,10 +367,22 @@ def results(
         "complete": all(_complete(row, protocol) for row in summary),
         "summary": summary,
         "runs": [store.records[k] for k in keys],
+        **({} if sweeps is None else {"lr_finder": sweeps}),
     }
+
+
+def _stored_sweeps(task: Task, protocol: Protocol, store: RunStore) -> dict[str, dict[str, Any]] | None:
+    """``tuning="find"``: the range tests' records by optimiser, from the sweep store beside ``store``."""
+    if protocol.tuning != "find":
+        return None
+    from ravine.lr_finder import lab as finder_lab
+
+    found = finder_lab.protocol_sweeps(task, protocol, None, finder_lab.store_beside(store.path), None, run=False)
+    return {opt: r.to_dict() for opt, r in found.items()}
 
 
 def _complete(row: dict[str, Any], protocol: Protocol) -> bool:
     tuned_ok = row["chosen_lr"] is None or (row["tuned"] is not None and row["tuned"]["n"] == protocol.seeds)
     default_ok = not protocol.defaults or (row["default"] is not None and row["default"]["n"] == protocol.seeds)
-    return len(row["grid"]) == len(protocol.lr_grid or ()) and tuned_ok and default_ok
+    grid = 0 if protocol.tuning == "find" else len(protocol.lr_grid or ())
+    return len(row["grid"]) == grid and tuned_ok and default_ok

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ravine.lab.tasks.base import Task
@@ -75,18 +75,21 @@ def aggregate(records: Sequence[Record], lr: float) -> dict[str, Any] | None:
     }
 
 
-def summarize(task: Task, protocol: Protocol, runs: dict[str, Record]) -> list[dict[str, Any]]:
+def summarize(
+    task: Task, protocol: Protocol, runs: dict[str, Record], chosen: Mapping[str, float | None] | None = None
+) -> list[dict[str, Any]]:
     """Per optimiser, ranked best first: the grid, the chosen rate, and the tuned and default aggregates.
 
     Args:
         task: the task.
         protocol: the resolved protocol.
         runs: finished records by key (the run store's contents; records of other protocols are ignored).
+        chosen: rates chosen otherwise than by the grid (``tuning="find"``: the range tests' suggestions).
     """
     rows = []
     for opt in protocol.optimizers:
         grid = [runs[s.key()] for s in protocol.grid_runs(task, opt) if s.key() in runs]
-        lr = choose_lr(task, grid)
+        lr = chosen.get(opt) if chosen is not None else choose_lr(task, grid)
         tuned = [] if lr is None else [runs[s.key()] for s in protocol.seed_runs(task, opt, lr) if s.key() in runs]
         dflt = [runs[s.key()] for s in protocol.default_runs(task, opt) if s.key() in runs]
         rows.append(
