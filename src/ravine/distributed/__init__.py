@@ -1,0 +1,1 @@
+"""ravine past one process: DTensor parameters (:mod:`.dtensor`); see docs/distributed.md."""
