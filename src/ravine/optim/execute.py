@@ -1,14 +1,20 @@
 """Running one optimiser step: gather the parameters, then the fused kernel or the reference path.
 
 Both paths execute :func:`ravine.rules.base.segment_math`; the fused kernel is that function traced to C. A
-parameter goes to the fused kernel when it is a contiguous float32/float64 CPU tensor, the chain is elementwise
-(a reducing rule may come first), the kernel is built, and nothing is being compiled by ``torch.compile``.
-Everything else -- CUDA tensors, other dtypes, opaque rules, reductions in mid-chain -- takes the reference path.
+parameter goes to the fused kernel when the chain is elementwise (a reducing rule may come first), the kernel is
+built, nothing is being compiled by ``torch.compile`` or transformed by ``torch.func``, and the parameter, its
+gradient and its state are memory the kernel can take (:mod:`ravine.fused.guard`: plain contiguous float32/64
+CPU tensors, not empty, overlapping nothing else the step touches). Everything else -- CUDA tensors, other
+dtypes and layouts, tensor subclasses, aliased memory, opaque rules, reductions in mid-chain -- takes the
+reference path, which is torch's own operations.
+
+DTensor parameters (FSDP2) of an elementwise chain are stepped on their local shards, which is exactly the
+DTensor step (:mod:`ravine.distributed.dtensor`); reductions still see the DTensor gradients.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +22,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ravine.fused import build, codegen
+from ravine.distributed import dtensor
+from ravine.fused import build, codegen, guard
 from ravine.fused.plan import Plan, distinct_groups, launch
 from ravine.rules.base import Chain, ElementwiseRule, Rule, scalar_dtype, segment_math, write_back
 
@@ -54,10 +61,16 @@ class Batch:
     grads: list[Tensor] = field(default_factory=list)
     states: list[dict] = field(default_factory=list)
     groups: list[dict] = field(default_factory=list)
+    reduce_grads: list[Tensor] = field(default_factory=list)  # what a leading reduction sees (DTensors stay)
+    owners: list[Tensor] = field(default_factory=list)  # DTensor parameters stepped through their local shards
 
 
-def gather(optimizer: Any) -> Batch:
-    """Parameters with gradients, their (initialised) state and group; checks what torch checks."""
+def gather(optimizer: Any, local: bool = False) -> Batch:
+    """Parameters with gradients, their (initialised) state and group; checks what torch checks.
+
+    With ``local`` (an elementwise chain), a DTensor parameter whose gradient and state share its layout is
+    represented by its local shard (:func:`ravine.distributed.dtensor.local_view`).
+    """
     b = Batch()
     rule = optimizer.rule
     for group in optimizer.param_groups:
@@ -71,25 +84,33 @@ def gather(optimizer: Any) -> Batch:
                     f"{type(optimizer).__name__} does not support sparse gradients (parameter of shape "
                     f"{tuple(p.shape)}); use dense gradients, e.g. nn.Embedding(sparse=False)"
                 )
+            if g.shape != p.shape:
+                # Possible after `p.data = <other shape>`; torch would broadcast or fail deep inside an op.
+                raise RuntimeError(
+                    f"{type(optimizer).__name__}: a parameter of shape {tuple(p.shape)} has a gradient of shape "
+                    f"{tuple(g.shape)}; they must match (set p.grad = None after changing p.data)"
+                )
             state = optimizer.state[p]
             if "step" not in state or any(k not in state for k in keys):
                 _init_state(rule, p, state, group)
+            global_g = None
+            if local and dtensor.is_dtensor(p):
+                view = dtensor.local_view(p, g, state)
+                if view is not None:
+                    # Views on the same memory: what the step writes lands in the DTensors.
+                    b.owners.append(p)
+                    global_g = g
+                    p, g, state = view
             if p.is_complex():
                 # As torch.optim does: a complex number is two real coordinates, each updated on its own.
-                p, g = torch.view_as_real(p), torch.view_as_real(g)
-                state = _RealView(state)
+                p, g = torch.view_as_real(p), torch.view_as_real(g.resolve_conj())
+                state = {k: torch.view_as_real(v) if v.is_complex() else v for k, v in state.items()}
             b.params.append(p)
             b.grads.append(g)
             b.states.append(state)
             b.groups.append(group)
+            b.reduce_grads.append(g if global_g is None else global_g)
     return b
-
-
-class _RealView(dict):
-    """A parameter's state with complex tensors seen as real ones (same memory: writes land in the state)."""
-
-    def __init__(self, state: dict) -> None:
-        super().__init__((k, torch.view_as_real(v) if v.is_complex() else v) for k, v in state.items())
 
 
 def _init_state(rule: Rule, p: Tensor, state: dict, group: dict) -> None:
@@ -108,7 +129,7 @@ def run_step(optimizer: Any) -> dict[str, int]:
     """One step of ``optimizer`` (an :class:`ravine.optim.Optimizer`); returns how many tensors took each path."""
     segs = optimizer._segments
     steady = len(segs) == 1 and segs[0].elementwise and optimizer.fused is not False
-    steady = steady and not torch.compiler.is_compiling()
+    steady = steady and not torch.compiler.is_compiling() and not guard.transforms_active()
     if steady and optimizer._plan is not None:
         if optimizer._plan.signature == _signature(optimizer) and optimizer._plan.step(optimizer):
             return {"fused": len(optimizer._plan.params), "reference": 0}
@@ -129,11 +150,12 @@ def _signature(optimizer: Any) -> tuple:
 
 
 def _general_step(optimizer: Any) -> dict[str, int]:
-    b = gather(optimizer)
+    segs = optimizer._segments
+    # One elementwise pass: each DTensor's step is the step of its local shard (see the module docstring).
+    b = gather(optimizer, local=len(segs) == 1 and segs[0].elementwise and not torch.compiler.is_compiling())
     counts = {"fused": 0, "reference": 0}
     if not b.params:
         return counts
-    segs = optimizer._segments
     updates: Sequence[Any] = b.grads
     first_done = False
     for si, seg in enumerate(segs):
@@ -150,7 +172,7 @@ def _general_step(optimizer: Any) -> dict[str, int]:
             continue
         reductions: dict[int, dict] = {}
         if seg.reducing:
-            reductions[0] = seg.rules[0].reduce(updates, b.groups)
+            reductions[0] = seg.rules[0].reduce(b.reduce_grads if si == 0 else updates, b.groups)
             optimizer._report(seg.rules[0], reductions[0])
         optimizer._last_reductions = reductions
         first = not first_done
@@ -172,40 +194,88 @@ def _general_step(optimizer: Any) -> dict[str, int]:
         counts["fused"] += sum(fused_mask)
         counts["reference"] += len(fused_mask) - sum(fused_mask)
         updates = out
+    if b.owners:
+        # The shards were written in place; autograd's version counters must see the DTensors change too.
+        torch.autograd.graph.increment_version(b.owners)
     return counts
 
 
-def fusable(p: Tensor, g: Tensor, state: dict) -> bool:
-    """Whether the kernel can take this parameter: contiguous float32/64 CPU memory everywhere it writes."""
-    if p.device.type != "cpu" or p.dtype not in codegen.DTYPE_NAME or g.dtype != p.dtype:
-        return False
-    if not (p.is_contiguous() and g.is_contiguous()):
-        return False
-    for v in state.values():
-        if v.device.type != "cpu" or not v.is_contiguous():
-            return False
-        if v.dim() > 0 and (v.dtype != p.dtype or v.shape != p.shape):
-            return False
-        if v.dim() == 0 and v.dtype not in codegen.DTYPE_NAME:
-            return False
-    return True
+def unfusable(p: Tensor, g: Tensor, state: dict, scalar_keys: Container[str] = ("step",)) -> str | None:
+    """Why the kernel cannot take this parameter, or None if it can (see :mod:`ravine.fused.guard`).
+
+    ``scalar_keys`` names the 0-dim state (the step, NAdam's ``mu_product``); every other state tensor is read
+    and written as ``numel(p)`` elements, so it must have ``p``'s shape exactly -- a 0-dim ``exp_avg`` of a
+    parameter since resized would otherwise be read past its end. Aliasing between parameters is checked for the
+    whole batch in :func:`_run_fused`."""
+    dt = p.dtype
+    if dt not in codegen.DTYPE_NAME:
+        return f"a {dt} parameter (the kernel takes float32 and float64)"
+    if not guard.dense(p, dt):
+        return f"a parameter that is not a plain contiguous CPU tensor ({_describe(p)})"
+    if not guard.dense(g, dt, p.shape):
+        return f"a gradient that is not a plain contiguous CPU tensor of the parameter's dtype ({_describe(g)})"
+    if p.is_inference() and not torch.is_inference_mode_enabled():
+        return "an inference tensor (torch forbids updating it in place outside inference mode)"
+    for k, v in state.items():
+        if not isinstance(v, Tensor):
+            return f"state {k!r} that is not a tensor ({type(v).__name__})"
+        if k not in scalar_keys:
+            if not guard.dense(v, dt, p.shape):
+                return f"state {k!r} that is not a plain contiguous CPU tensor like the parameter ({_describe(v)})"
+        elif v.dim() != 0 or not guard.dense(v, v.dtype) or v.dtype not in codegen.DTYPE_NAME:
+            return f"0-dim state {k!r} that is not a float32/float64 0-dim CPU tensor ({_describe(v)})"
+    return None
+
+
+def fusable(p: Tensor, g: Tensor, state: dict, scalar_keys: Container[str] = ("step",)) -> bool:
+    """Whether the kernel can take this parameter (:func:`unfusable` gives the reason when it cannot)."""
+    return unfusable(p, g, state, scalar_keys) is None
+
+
+def _describe(t: Tensor) -> str:
+    kind = type(t).__name__
+    return (
+        f"{kind}, {t.dtype}, shape {tuple(t.shape)}, device {t.device}, layout {t.layout}"
+        + (f", strides {t.stride()}" if t.layout is torch.strided and not t.is_nested else "")
+        + (", negative bit" if t.is_neg() else "")
+    )
 
 
 def _run_fused(optimizer: Any, seg: Segment, b: Batch, reductions: dict[int, dict]) -> list[bool]:
     mask = [False] * len(b.params)
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or guard.transforms_active():
         return mask
     wait = optimizer.fused is True
+    scalar_keys = optimizer._scalar_keys()
+    candidates: list[int] = []
+    for i, (p, g, st) in enumerate(zip(b.params, b.grads, b.states, strict=True)):
+        if p.numel() == 0:
+            continue  # nothing for the kernel to do that the reference path does not do as well
+        why = unfusable(p, g, st, scalar_keys)
+        if why is not None:
+            if wait:
+                raise ValueError(f"fused=True cannot take {why}; use fused=None to fall back per tensor")
+            continue
+        candidates.append(i)
+    touched = [(b.params[i], b.grads[i], *b.states[i].values()) for i in candidates]
+    chosen = set(candidates)
+    rest = [
+        (b.params[i], b.grads[i], *(v for v in b.states[i].values() if isinstance(v, Tensor)))
+        for i in range(len(b.params))
+        if i not in chosen
+    ]
+    apart = guard.clean(touched, rest)
+    if wait and not all(apart):
+        raise ValueError(
+            "fused=True cannot take parameters whose memory overlaps (a gradient, parameter or state tensor "
+            "shares memory with another); use fused=None to fall back per tensor"
+        )
     batches: dict[tuple, list[int]] = {}
     group_keys: dict[int, tuple] = {}
-    for i, (p, g, st, group) in enumerate(zip(b.params, b.grads, b.states, b.groups, strict=True)):
-        if not fusable(p, g, st):
-            if wait:
-                raise ValueError(
-                    f"fused=True needs contiguous float32/float64 CPU tensors; got a {p.dtype} parameter on "
-                    f"{p.device} (contiguous: {p.is_contiguous()}); use fused=None to fall back per tensor"
-                )
+    for i, ok in zip(candidates, apart, strict=True):
+        if not ok:
             continue
+        p, st, group = b.params[i], b.states[i], b.groups[i]
         gk = group_keys.get(id(group))
         if gk is None:
             gk = group_keys[id(group)] = optimizer._group_key(group)
