@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -22,56 +23,62 @@ STEPS = 4
 BATCH = 12  # divisible by 1, 2, 3 and 4 ranks, and by 2 micro-batches per rank
 MAX_NORM = 0.05  # below the gradients' norm (~0.3), so that clipping binds at every step
 
-Factory = Callable[[list], tuple[torch.optim.Optimizer, Any]]
+
+@dataclass(frozen=True)
+class Spec:
+    """An optimiser configuration: class and arguments (ZeRO builds it from these), and an optional torch LR
+    scheduler."""
+
+    cls: type
+    kwargs: dict = field(default_factory=dict)
+    scheduler: Callable | None = None
+
+    def __call__(self, params: list) -> tuple[torch.optim.Optimizer, Any]:
+        opt = self.cls(params, **self.kwargs)
+        return opt, None if self.scheduler is None else self.scheduler(opt)
 
 
-def _explicit() -> dict[str, Factory]:
+def _steplr(opt: torch.optim.Optimizer) -> Any:
+    return torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
+
+
+def _explicit() -> dict[str, Spec]:
     O = ravine.optim
+    clip_rule = ravine.chain(clip_by_global_norm(MAX_NORM), flip_sign(), scale_by_adam())
     return {
-        "sgd": lambda ps: (O.SGD(ps, lr=0.1), None),
-        "momentum": lambda ps: (O.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01), None),
-        "nesterov": lambda ps: (O.SGD(ps, lr=0.1, momentum=0.9, nesterov=True), None),
-        "adagrad": lambda ps: (O.Adagrad(ps, lr=0.1, lr_decay=0.01, weight_decay=0.01), None),
-        "rmsprop": lambda ps: (O.RMSprop(ps, lr=0.01, centered=True, momentum=0.5), None),
-        "adadelta": lambda ps: (O.Adadelta(ps, lr=1.0, weight_decay=0.01), None),
-        "adam": lambda ps: (O.Adam(ps, lr=0.01), None),
-        "amsgrad": lambda ps: (O.Adam(ps, lr=0.01, amsgrad=True, weight_decay=0.01), None),
-        "adamw": lambda ps: (O.AdamW(ps, lr=0.01, weight_decay=0.1), None),
-        "nadam": lambda ps: (O.NAdam(ps, lr=0.01), None),
-        "clip_adam": lambda ps: (
-            O.Optimizer(ps, ravine.chain(clip_by_global_norm(MAX_NORM), flip_sign(), scale_by_adam()), lr=0.01),
-            None,
-        ),
-        "adamw_cosine": lambda ps: (O.AdamW(ps, lr=cosine(0.02, STEPS)), None),
-        "momentum_steplr": _with_steplr,
-        "lbfgs": lambda ps: (O.LBFGS(ps, lr=0.5, max_iter=3, history_size=3), None),
+        "sgd": Spec(O.SGD, dict(lr=0.1)),
+        "momentum": Spec(O.SGD, dict(lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01)),
+        "nesterov": Spec(O.SGD, dict(lr=0.1, momentum=0.9, nesterov=True)),
+        "adagrad": Spec(O.Adagrad, dict(lr=0.1, lr_decay=0.01, weight_decay=0.01)),
+        "rmsprop": Spec(O.RMSprop, dict(lr=0.01, centered=True, momentum=0.5)),
+        "adadelta": Spec(O.Adadelta, dict(lr=1.0, weight_decay=0.01)),
+        "adam": Spec(O.Adam, dict(lr=0.01)),
+        "amsgrad": Spec(O.Adam, dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
+        "adamw": Spec(O.AdamW, dict(lr=0.01, weight_decay=0.1)),
+        "nadam": Spec(O.NAdam, dict(lr=0.01)),
+        "clip_adam": Spec(O.Optimizer, dict(rule=clip_rule, lr=0.01)),
+        "adamw_cosine": Spec(O.AdamW, dict(lr=cosine(0.02, STEPS))),
+        "momentum_steplr": Spec(O.SGD, dict(lr=0.1, momentum=0.9), _steplr),
+        "lbfgs": Spec(O.LBFGS, dict(lr=0.5, max_iter=3, history_size=3)),
     }
 
 
-def _with_steplr(ps: list) -> tuple[torch.optim.Optimizer, Any]:
-    opt = ravine.optim.SGD(ps, lr=0.1, momentum=0.9)
-    return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5)
-
-
-def configs() -> dict[str, Factory]:
+def configs() -> dict[str, Spec]:
     """The table above, plus every other optimiser class ``ravine.optim`` exports, at its defaults: a class
     added later is covered without editing this file."""
     out = _explicit()
-    covered = {type(f(_probe())[0]) for f in out.values()}
+    covered = {spec.cls for spec in out.values()}
     for name in ravine.optim.__all__:
         cls = getattr(ravine.optim, name)
-        if (
-            isinstance(cls, type)
-            and issubclass(cls, torch.optim.Optimizer)
-            and cls is not ravine.optim.Optimizer
-            and cls not in covered
-        ):
-            out[f"{name}_defaults"] = lambda ps, cls=cls: (cls(ps), None)
+        if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls not in covered:
+            out[f"{name}_defaults"] = Spec(cls)
     return out
 
 
-def _probe() -> list:
-    return [torch.nn.Parameter(torch.zeros(1))]
+# ZeRO shards the parameters between ranks, so a rule that reduces over all of them sees only its rank's share
+# (use torch.nn.utils.clip_grad_norm_ on the model instead, see zero_rank), and L-BFGS's line search would call
+# the closure a different number of times on each rank.
+ZERO_EXCLUDED = ("clip_adam", "lbfgs")
 
 
 def model() -> torch.nn.Module:
@@ -92,15 +99,27 @@ def local(t: torch.Tensor, rank: int, world: int) -> torch.Tensor:
     return t[:, rank * n : (rank + 1) * n]
 
 
-def train(net: torch.nn.Module, factory: Factory, *, world: int = 1, rank: int = 0, micro: int = 1) -> dict:
-    """``STEPS`` steps on this rank's share of the batches; ``micro`` > 1 accumulates that many micro-batches
-    per step (under DDP, all but the last inside ``no_sync``). Returns a snapshot (see :func:`snapshot`)."""
-    opt, sched = factory(list(net.parameters()))
+def train(
+    net: torch.nn.Module,
+    factory: Callable,
+    *,
+    world: int = 1,
+    rank: int = 0,
+    micro: int = 1,
+    steps: range = range(STEPS),
+    opt_sched: tuple | None = None,
+    clip: float | None = None,
+) -> dict:
+    """``steps`` of training on this rank's share of the batches; ``micro`` > 1 accumulates that many
+    micro-batches per step (under DDP, all but the last inside ``no_sync``). ``opt_sched`` is an optimiser and
+    scheduler to use instead of ``factory``'s; ``clip`` clips the model's gradients with torch before each step.
+    Returns a snapshot (see :func:`snapshot`)."""
+    opt, sched = opt_sched if opt_sched is not None else factory(list(net.parameters()))
     lbfgs = isinstance(opt, (torch.optim.LBFGS, ravine.optim.LBFGS))
     step_opt = ravine.optim.GradientAccumulation(opt, micro) if micro > 1 and not lbfgs else opt
     x, y = (local(t, rank, world) for t in data())
     norms = []
-    for t in range(STEPS):
+    for t in steps:
         if lbfgs:
             opt.step(lambda t=t: _closure(net, opt, x[t], y[t], world))
         else:
@@ -108,13 +127,15 @@ def train(net: torch.nn.Module, factory: Factory, *, world: int = 1, rank: int =
                 sync = i == micro - 1 or not isinstance(net, torch.nn.parallel.DistributedDataParallel)
                 with contextlib.nullcontext() if sync else net.no_sync():
                     torch.nn.functional.mse_loss(net(xb), yb).backward()
+                if clip is not None:
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), clip)
                 step_opt.step()
                 step_opt.zero_grad()
         if "clip_by_global_norm" in getattr(opt, "reports", {}):
             norms.append(float(opt.reports["clip_by_global_norm"]["norm"]))
         if sched is not None:
             sched.step()
-    return snapshot(net, opt, norms)
+    return zero_snapshot(net, opt) if type(opt).__name__ == "ZeroRedundancyOptimizer" else snapshot(net, opt, norms)
 
 
 def _closure(net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, world: int):
@@ -130,15 +151,20 @@ def _closure(net: torch.nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor, 
 
 
 def snapshot(net: torch.nn.Module, opt: torch.optim.Optimizer, norms: list[float] = ()) -> dict:
-    """Parameters by name, every state tensor of the optimiser, and the clipping norms seen."""
+    """Parameters by name, every state tensor of the optimiser (whole, if sharded), and the clipping norms seen."""
     inner = net.module if hasattr(net, "module") else net
-    out = {f"param.{k}": v.detach().clone() for k, v in inner.state_dict().items()}
+    out = {f"param.{k}": _whole(v) for k, v in inner.state_dict().items()}
     for pid, st in opt.state_dict()["state"].items():
         for k, v in st.items():
             if isinstance(v, torch.Tensor):
-                out[f"state.{pid}.{k}"] = v.detach().clone()
+                out[f"state.{pid}.{k}"] = _whole(v)
     out["norms"] = list(norms)
     return out
+
+
+def _whole(t: torch.Tensor) -> torch.Tensor:
+    t = t.detach()
+    return t.full_tensor() if hasattr(t, "full_tensor") else t.clone()
 
 
 def single(micro: int = 1) -> dict[str, dict]:
@@ -154,6 +180,142 @@ def ddp_rank(micro: int) -> dict[str, dict]:
         net = torch.nn.parallel.DistributedDataParallel(model())
         out[name] = train(net, f, world=world, rank=rank, micro=micro)
     return out
+
+
+# -- ZeRO-1: tests/distributed/test_zero.py ---------------------------------------------------------------------
+def zero(net: torch.nn.Module, spec: Spec) -> tuple[Any, Any]:
+    # Imported here: it scripts torch's functional optimisers on import, with a deprecation warning for each.
+    from torch.distributed.optim import ZeroRedundancyOptimizer
+
+    opt = ZeroRedundancyOptimizer(list(net.parameters()), optimizer_class=spec.cls, **spec.kwargs)
+    return opt, None if spec.scheduler is None else spec.scheduler(opt)
+
+
+def zero_snapshot(net: torch.nn.Module, opt: Any) -> dict:
+    """The parameters (every rank has all of them after a step) and, on rank 0, the consolidated state dict."""
+    opt.consolidate_state_dict(to=0)
+    out = snapshot(net, torch.optim.SGD([torch.zeros(1)]))  # parameters only
+    if dist.get_rank() == 0:
+        sd = opt.state_dict()
+        out["state_dict"] = sd
+        out.update({f"state.{pid}.{k}": v for pid, st in sd["state"].items() for k, v in st.items()
+                    if isinstance(v, torch.Tensor)})  # fmt: skip
+    return out
+
+
+def zero_names() -> list[str]:
+    return [n for n in configs() if n not in ZERO_EXCLUDED]
+
+
+def zero_rank(resume: dict | None, first: int, last: int) -> dict:
+    """Every configuration with ZeroRedundancyOptimizer(optimizer_class=X), steps ``first`` to ``last - 1``.
+
+    Without DDP: every rank computes the gradients of the whole batch itself, so they are the same bits on
+    every rank and in one process, and a sharded run can be compared with one process bit for bit. ``resume``
+    maps a name to a snapshot (parameters and consolidated state dict) to continue from, written by a run on
+    any number of ranks.
+    """
+    out = {}
+    for name in zero_names():
+        spec = configs()[name]
+        net = model()
+        opt, sched = zero(net, spec)
+        if resume is not None:
+            net.load_state_dict({k[6:]: v for k, v in resume[name].items() if k.startswith("param.")})
+            opt.load_state_dict(resume[name]["state_dict"])
+            if sched is not None:
+                sched.load_state_dict(resume[name]["scheduler"])
+        out[name] = train(net, spec, steps=range(first, last), opt_sched=(opt, sched))
+        if sched is not None:
+            out[name]["scheduler"] = sched.state_dict()
+    return out
+
+
+def zero_ddp_rank(clip: float | None = None) -> dict:
+    """Every configuration with ZeRO over DDP (each rank its share of the batch), ``STEPS`` steps; with ``clip``,
+    Adam after torch's clip_grad_norm_ on the model (how to clip under ZeRO)."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    names = ["adam"] if clip is not None else zero_names()
+    out = {}
+    for name in names:
+        net = torch.nn.parallel.DistributedDataParallel(model())
+        opt_sched = zero(net.module, configs()[name])
+        out[name] = train(net, None, world=world, rank=rank, opt_sched=opt_sched, clip=clip)
+    return out
+
+
+def single_clip_with_torch(clip: float) -> dict:
+    net = model()
+    return train(net, configs()["adam"], clip=clip)
+
+
+# -- FSDP2: tests/distributed/test_fsdp.py ----------------------------------------------------------------------
+def fsdp_model() -> torch.nn.Module:
+    """:func:`model` with each layer and the whole sharded by FSDP2: parameters become DTensors, sharded on
+    dim 0 (unevenly on 2 and 3 ranks: 7 rows, 3 rows)."""
+    from torch.distributed.fsdp import fully_shard
+
+    net = model()
+    for layer in net:
+        if isinstance(layer, torch.nn.Linear):
+            fully_shard(layer)
+    fully_shard(net)
+    return net
+
+
+def fsdp_rank() -> dict:
+    """Every configuration with FSDP2, each rank its share of the batch (FSDP2 averages the gradients)."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    out = {}
+    for name, spec in configs().items():
+        try:
+            out[name] = train(fsdp_model(), spec, world=world, rank=rank)
+        except RuntimeError as e:
+            out[name] = {"error": str(e).splitlines()[0]}
+    out["torch_lbfgs"] = _torch_lbfgs(world, rank)
+    return out
+
+
+def _torch_lbfgs(world: int, rank: int) -> dict:
+    try:
+        return train(fsdp_model(), Spec(torch.optim.LBFGS, dict(lr=0.5, max_iter=3)), world=world, rank=rank)
+    except RuntimeError as e:
+        return {"error": str(e).splitlines()[0]}
+
+
+def fsdp_fused_rank() -> dict:
+    """Adam on the same FSDP2 model and data with fused=True and fused=False: the kernel on the local shards
+    must give the DTensor step's bits, and must have run (plan included)."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    out = {}
+    for fused in (True, False):
+        net = fsdp_model()
+        opt = ravine.optim.Adam(net.parameters(), lr=0.01, fused=fused)
+        snap = train(net, None, world=world, rank=rank, opt_sched=(opt, None))
+        snap["execution"] = dict(opt.execution)
+        snap["planned"] = opt._plan is not None
+        snap["empty_shards"] = sum(p.to_local().numel() == 0 for p in net.parameters())
+        out[fused] = snap
+    return out
+
+
+def fsdp_clip_rank() -> dict:
+    """Global-norm clipping over DTensor gradients: ravine's rule against torch's clip_grad_norm_ on the same
+    sharded model, step by step (the norms) and at the end (the parameters)."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    ours = train(fsdp_model(), configs()["clip_adam"], world=world, rank=rank)
+    net = fsdp_model()
+    opt = ravine.optim.Adam(net.parameters(), lr=0.01)
+    x, y = (local(t, rank, world) for t in data())
+    norms = []
+    for t in range(STEPS):
+        torch.nn.functional.mse_loss(net(x[t]), y[t]).backward()
+        total = torch.nn.utils.clip_grad_norm_(net.parameters(), MAX_NORM)
+        norms.append(float(total.full_tensor() if hasattr(total, "full_tensor") else total))
+        opt.step()
+        opt.zero_grad()
+    theirs = snapshot(net, opt, norms)
+    return {"ravine": ours, "torch": theirs}
 
 
 # -- for tests/distributed/test_launch.py -----------------------------------------------------------------------
