@@ -125,7 +125,11 @@ class Plan:
     def step(self, optimizer: Any) -> bool:
         """Run one step if nothing changed since the plan was built; False (and no effect) otherwise."""
         grads: list[list[Tensor]] = []
+        state = optimizer.state
         for b in self.batches:
+            # The state dicts themselves: load_state_dict (or ZeRO's) installs new ones, maybe holding new tensors
+            if not all(map(operator.is_, map(state.__getitem__, b.owners), b.states)):
+                return False
             gs = [p.grad for p in b.owners]
             if b.sharded:
                 gs = [

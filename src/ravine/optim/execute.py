@@ -92,7 +92,7 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
                 )
             state = optimizer.state[p]
             if "step" not in state or any(k not in state for k in keys):
-                _init_state(rule, p, state, group)
+                _init_state(rule, p, state, group, id(p) in getattr(optimizer, "_unstepped", ()))
             global_g = None
             if local and dtensor.is_dtensor(p):
                 view = dtensor.local_view(p, g, state)
@@ -113,10 +113,11 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
     return b
 
 
-def _init_state(rule: Rule, p: Tensor, state: dict, group: dict) -> None:
+def _init_state(rule: Rule, p: Tensor, state: dict, group: dict, unstepped: bool = False) -> None:
     if "step" not in state:
-        # torch's SGD keeps no step: its checkpoints resume as "not the first step", which is all a step of 1 says.
-        start = 1.0 if state else 0.0
+        # torch's SGD keeps no step: its checkpoints resume as "not the first step", which is all a step of 1 says
+        # -- unless the state is what a distributed checkpoint created before any step (ravine.distributed).
+        start = 1.0 if state and not unstepped else 0.0
         state["step"] = torch.tensor(start, dtype=scalar_dtype())
     missing = [k for k in rule.state_keys(group) if k not in state]
     if missing:
@@ -145,8 +146,9 @@ def run_step(optimizer: Any) -> dict[str, int]:
 
 
 def _signature(optimizer: Any) -> tuple:
-    """What a plan depends on: each group's structure and its parameters."""
-    return tuple((optimizer._group_key(g), tuple(map(id, g["params"]))) for g in optimizer.param_groups)
+    """What a plan depends on: each group -- the dict itself, which the plan reads hyperparameters from and which
+    ``load_state_dict`` replaces -- its structure and its parameters."""
+    return tuple((id(g), optimizer._group_key(g), tuple(map(id, g["params"]))) for g in optimizer.param_groups)
 
 
 def _general_step(optimizer: Any) -> dict[str, int]:
