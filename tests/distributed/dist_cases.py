@@ -318,6 +318,79 @@ def fsdp_clip_rank() -> dict:
     return {"ravine": ours, "torch": theirs}
 
 
+# -- distributed checkpoints: tests/distributed/test_checkpoint.py -----------------------------------------------
+def dcp_names() -> list[str]:
+    return [n for n in configs() if n != "lbfgs"]
+
+
+def torch_twin(spec: Spec) -> Spec | None:
+    """torch.optim's optimiser of the same name with the same arguments (ravine takes torch's), if there is one."""
+    cls = getattr(torch.optim, spec.cls.__name__, None)
+    if cls is None or spec.cls is ravine.optim.Optimizer or any(callable(v) for v in spec.kwargs.values()):
+        return None
+    return Spec(cls, spec.kwargs, spec.scheduler)
+
+
+def _dcp_save(net: torch.nn.Module, opt: torch.optim.Optimizer, path: str) -> None:
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import get_model_state_dict, get_optimizer_state_dict
+
+    dcp.save({"model": get_model_state_dict(net), "optim": get_optimizer_state_dict(net, opt)}, checkpoint_id=path)
+
+
+def _dcp_load(net: torch.nn.Module, opt: torch.optim.Optimizer, path: str) -> None:
+    """The load recipe of docs/distributed.md."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.state_dict import (
+        get_model_state_dict,
+        get_optimizer_state_dict,
+        set_model_state_dict,
+        set_optimizer_state_dict,
+    )
+
+    sd = {"model": get_model_state_dict(net), "optim": get_optimizer_state_dict(net, opt)}
+    dcp.load(sd, checkpoint_id=path)
+    set_model_state_dict(net, sd["model"])
+    set_optimizer_state_dict(net, opt, sd["optim"])
+
+
+def dcp_save_rank(root: str, at: int) -> dict:
+    """For every configuration and, where torch has one, its torch twin: FSDP2 training for ``STEPS`` steps with
+    a distributed checkpoint after ``at`` of them. Returns each run's final snapshot (the checkpoint must not
+    disturb the run) and its scheduler's state at the checkpoint."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    out = {}
+    for name in dcp_names():
+        for impl, spec in (("ravine", configs()[name]), ("torch", torch_twin(configs()[name]))):
+            if spec is None:
+                continue
+            net = fsdp_model()
+            opt, sched = spec(list(net.parameters()))
+            train(net, spec, world=world, rank=rank, steps=range(at), opt_sched=(opt, sched))
+            _dcp_save(net, opt, f"{root}/{impl}-{name}")
+            sched_state = None if sched is None else sched.state_dict()  # saved beside, as torch's recipes do
+            snap = train(net, spec, world=world, rank=rank, steps=range(at, STEPS), opt_sched=(opt, sched))
+            snap["scheduler"] = sched_state
+            out[f"{impl}-{name}"] = snap
+    return out
+
+
+def dcp_resume_rank(root: str, at: int, schedulers: dict) -> dict:
+    """Fresh FSDP2 models and ravine optimisers, loaded from the checkpoints (ravine's and torch's), trained
+    from step ``at`` to the end."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    out = {}
+    for key, sched_state in schedulers.items():
+        spec = configs()[key.split("-", 1)[1]]
+        net = fsdp_model()
+        opt, sched = spec(list(net.parameters()))
+        _dcp_load(net, opt, f"{root}/{key}")
+        if sched is not None:
+            sched.load_state_dict(sched_state)
+        out[key] = train(net, spec, world=world, rank=rank, steps=range(at, STEPS), opt_sched=(opt, sched))
+    return out
+
+
 # -- for tests/distributed/test_launch.py -----------------------------------------------------------------------
 def group_facts() -> dict:
     import os
