@@ -2,6 +2,7 @@
 
     python benchmarks/optimizer_step.py                  # 1M, 10M, 50M parameters, all optimisers, with compile
     python benchmarks/optimizer_step.py --sizes 10M --no-compile --optimizers adam,rmsprop
+    python benchmarks/optimizer_step.py --device cuda    # on a GPU: benchmarks/optimizer_step_gpu.py (its options)
 
 An optimiser step is memory-bound: per parameter it must read p, g and its state and write p and its state once
 (Adam: 28 bytes in float32). The script measures the roof (copy, triad and in-place add on 256 MiB arrays), then
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import os
 import statistics
 import sys
@@ -122,7 +124,7 @@ def make_modes(name: str, params: list[torch.Tensor], device: str, compile_: boo
     modes["torch for-loop"] = torch_cls(params, foreach=False, **kwargs)
     modes["torch foreach"] = torch_cls(params, foreach=True, **kwargs)
     if has_fused or device == "cuda":
-        with contextlib.suppress(RuntimeError, ValueError):  # torch has no fused kernel for this device
+        with contextlib.suppress(RuntimeError, ValueError, TypeError):  # torch has no fused kernel for this device
             modes["torch fused"] = torch_cls(params, fused=True, **kwargs)
     if compile_:
         # A fresh dynamo cache per optimiser: compiled steps of earlier optimisers would otherwise count towards
@@ -214,6 +216,11 @@ def bench_size(total: int, names: list[str], device: str, compile_: bool, rounds
 
 
 def main() -> None:
+    argv = sys.argv[1:]
+    if "--device=cuda" in argv or any(a == "--device" and b == "cuda" for a, b in itertools.pairwise(argv)):
+        import optimizer_step_gpu
+
+        return optimizer_step_gpu.main(argv)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1M,10M,50M")
     ap.add_argument("--optimizers", default=",".join(CASES))

@@ -171,7 +171,8 @@ def test_a_diverging_run_is_diagnosed(quad: TaskData) -> None:
     kinds = {f["kind"] for f in rec["findings"]}
     assert kinds & {"divergence", "exploding_gradients"}, rec["findings"]
     for f in rec["findings"]:
-        assert set(f) == {"kind", "severity", "first_step", "last_step", "evidence", "advice"} and f["advice"]
+        assert set(f) == {"kind", "severity", "first_step", "last_step", "message", "evidence", "advice"}
+        assert f["advice"] and f["message"]
 
 
 def test_without_the_doctor_findings_are_null_not_empty(quad: TaskData, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,7 @@ BAD = [
     (Adam, {"eps": -1e-8}, "eps must be in [0, inf)"),
     (Adam, {"amsgrad": "yes"}, "amsgrad must be True or False"),
     (Adam, {"lr": torch.tensor([1e-3, 1e-3])}, "lr as a tensor must have 1 element"),
-    (Adam, {"capturable": True}, "capturable=True (CUDA graphs) is not supported"),
+    (Adam, {"capturable": "yes"}, "capturable must be True or False"),
     (Adam, {"differentiable": True}, "differentiable=True is not supported"),
     (AdamW, {"weight_decay": -0.01}, "weight_decay must be in [0, inf)"),
     (NAdam, {"momentum_decay": -1.0}, "momentum_decay must be in [0, inf)"),

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from ravine.cli import compare, doctor
+from ravine.cli import compare, doctor, report, style
 
 app = typer.Typer(
     name="ravine",
+    cls=style.Group,
     help="Optimisers for PyTorch, compared side by side (compare) and diagnosed (doctor).",
     no_args_is_help=False,
     add_completion=False,
@@ -15,3 +16,4 @@ app = typer.Typer(
 )
 compare.register(app)
 doctor.register(app)
+report.register(app)

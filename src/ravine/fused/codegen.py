@@ -1,5 +1,7 @@
 """Generate one fused C kernel from a chain of rules, by tracing :func:`ravine.rules.base.segment_math`.
 
+Tracing is shared with the other backends (:mod:`ravine.fused.traced`); this module only emits C from the graph.
+
 The kernel does, for a batch of tensors of one dtype, exactly what the eager reference path does -- the same
 operations in the same order, with torch's type rules -- but in one pass over memory: each element of ``p``,
 ``g`` and the state is read once and written once. Floating-point contraction is off (``-ffp-contract=off``), so
@@ -25,56 +27,16 @@ from typing import Any
 import torch
 
 from ravine.fused.trace import Graph, Sym
-from ravine.rules.base import ElementwiseRule, segment_math
+from ravine.fused.traced import TraceHyper, carried_scalars, leaf_values, needed, trace_step
+from ravine.rules.base import ElementwiseRule
+
+__all__ = ["CTYPE", "DTYPE_NAME", "KernelSpec", "TraceHyper", "leaf_values", "trace"]
 
 CTYPE = {"f32": "float", "f64": "double", "bool": "int"}
 DTYPE_NAME = {torch.float32: "f32", torch.float64: "f64"}
 # Below this many elements in all, one thread does the step: starting a thread team costs microseconds on an idle
 # machine and milliseconds on a busy one, more than the work (64K Adam elements take ~0.1 ms on one core).
 PARALLEL_MIN = 1 << 16
-
-
-class TraceHyper(Mapping):
-    """The parameter group as the equations see it while tracing: numbers become kernel arguments.
-
-    Booleans and strings stay concrete (they are structure); every number, including ``lr`` and the members of
-    ``betas``, becomes a double read from the group's row of ``hyper`` -- so changing it never recompiles.
-    """
-
-    def __init__(self, graph: Graph, group: Mapping[str, Any]) -> None:
-        self.graph, self.group = graph, group
-        self.leaves: list[tuple[str, int | None]] = []
-        self._syms: dict[tuple[str, int | None], Sym] = {}
-
-    def _leaf(self, key: str, i: int | None) -> Sym:
-        k = (key, i)
-        if k not in self._syms:
-            self.leaves.append(k)
-            self._syms[k] = self.graph.input(f"h{len(self.leaves) - 1}", "scalar", "f64", weak=True)
-        return self._syms[k]
-
-    def __getitem__(self, key: str) -> Any:
-        v = self.group[key]
-        if isinstance(v, (bool, str)) or v is None:
-            return v
-        if isinstance(v, (tuple, list)):
-            return tuple(x if isinstance(x, (bool, str)) else self._leaf(key, i) for i, x in enumerate(v))
-        return self._leaf(key, None)
-
-    def __iter__(self):
-        return iter(self.group)
-
-    def __len__(self) -> int:
-        return len(self.group)
-
-
-def leaf_values(group: Mapping[str, Any], leaves: Sequence[tuple[str, int | None]]) -> list[float]:
-    """The numbers of ``group`` in the order the kernel reads them."""
-    out = []
-    for key, i in leaves:
-        v = group[key] if i is None else group[key][i]
-        out.append(float(v))
-    return out
 
 
 @dataclass(frozen=True)
@@ -105,38 +67,9 @@ def trace(
     reducing rule returns (their values are ignored here).
     """
     T = DTYPE_NAME[dtype]
-    graph = Graph()
-    h = TraceHyper(graph, group)
-    elem_keys = [k for r in rules for k in r.state_names if k in r.state_keys(group)]
-    scalar_keys = ["step"] + [k for r in rules for k in r.scalar_state_names if k in r.state_keys(group)]
-    st: dict[str, Any] = {k: graph.input(k, "elem", T) for k in elem_keys}
-    for k in scalar_keys:
-        st[k] = graph.input(k, "scalar", DTYPE_NAME[state_dtypes[k]])
-    red_order = [(i, k) for i in sorted(reductions) for k in sorted(reductions[i])]
-    red = {i: {} for i in reductions}
-    for j, (i, k) in enumerate(red_order):
-        red[i][k] = graph.input(f"r{j}", "scalar", "f64")
-    p = graph.input("p", "elem", T)
-    g = graph.input("g", "elem", T)
-    inputs = dict(st)
-    delta = segment_math(rules, g, p, st, group, h, red, first=True, last=True)
-    outputs = {"p": p - delta}
-    outputs.update({k: v for k, v in st.items() if v is not inputs[k]})
-    slots = ("p", "g", *elem_keys, *scalar_keys)
-    source, carried = _emit(graph, slots, outputs, T, len(h.leaves), len(red_order))
-    return KernelSpec(source, slots, tuple(h.leaves), tuple(red_order), carried)
-
-
-def _needed(outputs: Mapping[str, Sym]) -> set[int]:
-    seen: set[int] = set()
-    stack = list(outputs.values())
-    while stack:
-        s = stack.pop()
-        if s.idx in seen:
-            continue
-        seen.add(s.idx)
-        stack.extend(a for a in s.args if isinstance(a, Sym))
-    return seen
+    tr = trace_step(rules, group, T, {k: DTYPE_NAME[d] for k, d in state_dtypes.items()}, reductions)
+    source, carried = _emit(tr.graph, tr.slots, tr.outputs, T, len(tr.leaves), len(tr.reductions))
+    return KernelSpec(source, tr.slots, tr.leaves, tr.reductions, carried)
 
 
 def _literal(x: float) -> str:
@@ -151,13 +84,18 @@ def _expr(s: Sym, name: Any, ctype_of: Any) -> str:
     """C for node ``s`` whose operands are named by ``name``; operands are converted to the result's type first,
     which is where torch rounds a double scalar to a float tensor's precision."""
     rt = ctype_of(s)
-    a = [f"(({rt}){name(x)})" for x in s.args] if s.op not in ("select", "eq", "lt", "value") else None
+    a = [f"(({rt}){name(x)})" for x in s.args] if s.op not in ("select", "where", "eq", "lt", "value") else None
     op = s.op
     if op in ("add", "sub", "mul", "div"):
         sym = {"add": "+", "sub": "-", "mul": "*", "div": "/"}[op]
         return f"{a[0]} {sym} {a[1]}"
     if op == "neg":
         return f"-{a[0]}"
+    if op == "abs":
+        return f"{'fabsf' if rt == 'float' else 'fabs'}({a[0]})"
+    if op == "sign":
+        # torch.sign: 0 for NaN and for -0.0
+        return f"({rt})(({a[0]} > 0) - ({a[0]} < 0))"
     if op == "sqrt":
         return f"{'sqrtf' if rt == 'float' else 'sqrt'}({a[0]})"
     if op == "pow":
@@ -170,30 +108,35 @@ def _expr(s: Sym, name: Any, ctype_of: Any) -> str:
         return f"RV_MIN({a[0]}, {a[1]})"
     if op == "value":
         return f"(double){name(s.args[0])}"
+    if op in ("eq", "lt") and s.kind == "elem":
+        # torch rounds a Python number to the tensor's dtype before comparing
+        ct = ctype_of(next(x for x in s.args if x.kind == "elem"))
+        sym = "==" if op == "eq" else "<"
+        return f"(({ct}){name(s.args[0])} {sym} ({ct}){name(s.args[1])})"
     if op in ("eq", "lt"):
         ct = "double" if any(ctype_of(x) == "double" for x in s.args) else "float"
         sym = "==" if op == "eq" else "<"
         return f"(({ct}){name(s.args[0])} {sym} ({ct}){name(s.args[1])})"
-    if op == "select":
+    if op in ("select", "where"):
         c, x, y = s.args
         return f"({name(c)} ? ({rt}){name(x)} : ({rt}){name(y)})"
     raise TypeError(f"no C for op {op!r}")
 
 
 def _emit(graph: Graph, slots: Sequence[str], outputs: Mapping[str, Sym], T: str, n_hyper: int, n_red: int):
-    need = _needed(outputs)
+    need = needed(outputs)
     nodes = [s for s in graph.nodes if s.idx in need]
     TT = CTYPE[T]
 
     def ctype_of(s: Sym) -> str:
-        return TT if s.kind == "elem" else CTYPE[s.dtype]
+        if s.kind == "elem":
+            return CTYPE["bool"] if s.dtype == "bool" else TT
+        return CTYPE[s.dtype]
 
     slot = {k: i for i, k in enumerate(slots)}
     W = len(slots)
     # Scalars that the elementwise part reads are computed once per tensor in the serial prelude.
-    carried = sorted(
-        {a.idx for s in nodes if s.kind == "elem" for a in s.args if a.kind == "scalar" and a.op != "const"}
-    )
+    carried = carried_scalars(nodes)
     carry_pos = {idx: j for j, idx in enumerate(carried)}
 
     def sname(x: Sym) -> str:
@@ -245,7 +188,7 @@ def _emit(graph: Graph, slots: Sequence[str], outputs: Mapping[str, Sym], T: str
 
     for s in nodes:
         if s.kind == "elem" and s.op != "input":
-            body.append(f"const {TT} e{s.idx} = {_expr(s, ename, ctype_of)};")
+            body.append(f"const {ctype_of(s)} e{s.idx} = {_expr(s, ename, ctype_of)};")
     for k, s in elem_outputs.items():
         body.append(f"P_{k}[i] = {ename(s)};")
 

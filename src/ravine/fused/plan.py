@@ -69,8 +69,8 @@ class Plan:
         grouped: dict[tuple, list[tuple[Tensor, Tensor, dict, dict, dict]]] = {}
         for group in optimizer.param_groups:
             for p in group["params"]:
-                if p.dtype not in codegen.DTYPE_NAME:
-                    raise LookupError(f"no steady-state plan for {p.dtype} parameters")
+                if p.dtype not in codegen.DTYPE_NAME or p.device.type != "cpu":
+                    raise LookupError(f"no steady-state C plan for {p.dtype} parameters on {p.device}")
                 st = optimizer.state[p]
                 w, wst = p, st
                 if dtensor.is_dtensor(p):

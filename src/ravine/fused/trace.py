@@ -76,14 +76,22 @@ class Sym:
             return self.graph.node("value", args, "scalar", "f64", True)
         if op in ("eq", "lt"):
             kind, dtype, weak = _result_type(args)
-            if kind != "scalar":
-                raise TypeError(f"{op} is for per-step scalars only")
+            if kind == "elem":
+                return self.graph.node(op, args, "elem", "bool", False)
             return self.graph.node(op, args, "scalar", "bool", True)
         if op == "select":
             cond, a, b = args
             if cond.kind != "scalar":
-                raise TypeError("select() chooses between per-step scalars; use maximum/minimum for tensors")
+                raise TypeError("select() chooses between per-step scalars; use where() for tensors")
             kind, dtype, weak = _result_type((a, b))
+            return self.graph.node(op, args, kind, dtype, weak)
+        if op == "where":
+            cond, a, b = args
+            if cond.kind != "elem" or cond.dtype != "bool":
+                raise TypeError("where() takes a comparison of tensors as its condition; use select() for scalars")
+            kind, dtype, weak = _result_type((a, b))
+            if kind != "elem":
+                raise TypeError("where() needs a tensor on at least one side (it sets the dtype)")
             return self.graph.node(op, args, kind, dtype, weak)
         kind, dtype, weak = _result_type(args)
         if op == "pow" and kind != "scalar":
@@ -127,6 +135,8 @@ class Sym:
 def _result_type(args: tuple[Sym, ...]) -> tuple[str, str, bool]:
     """torch's promotion for the cases rules meet: tensors win, strong scalars beat weak ones, f64 beats f32."""
     elems = [a for a in args if a.kind == "elem"]
+    if any(a.dtype == "bool" for a in elems):
+        raise TypeError("a comparison of tensors is a condition for where(), not a number")
     if elems:
         return "elem", elems[0].dtype, False
     strong = [a for a in args if not a.weak]

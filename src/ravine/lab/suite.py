@@ -9,12 +9,15 @@ into the ``results.json`` the ``ravine compare`` command writes.
 from __future__ import annotations
 
 import math
+import platform
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
+import ravine
 from ravine.lab import runs, tuning
 from ravine.lab.landscapes.base import Landscape
 from ravine.lab.outcomes import Outcome, judge
@@ -22,6 +25,9 @@ from ravine.lab.runs import Trajectory
 from ravine.optim import registry
 
 DEFAULT_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam")
+
+RESULTS_FORMAT = "ravine.landscape-comparison/1"
+"""The ``format`` of the results.json :func:`to_json` writes (the report reads files without it too)."""
 
 
 @dataclass(frozen=True)
@@ -229,14 +235,17 @@ def overall(results: Sequence[LandscapeResult]) -> list[tuple[str, float, int, i
 
 
 def to_json(results: Sequence[LandscapeResult], settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The ``results.json`` document: settings, landscapes, tuning tables, rankings and one record per run.
+    """The ``results.json`` document: format, settings, environment, landscapes, tuning tables, rankings and one
+    record per run.
 
     Per-step arrays stay out (see :func:`trajectories`); non-finite numbers become null (JSON has no NaN), and a
     record's ``diverged`` says why.
     """
     return _clean(
         {
+            "format": RESULTS_FORMAT,
             "settings": {**settings, "tuning_criterion": tuning.CRITERION},
+            "environment": environment(results),
             "landscapes": [_landscape_json(r) for r in results],
             "overall": [
                 {"optimizer": n, "mean_rank": m, "wins": w, "all_starts_reached": a} for n, m, w, a in overall(results)
@@ -244,6 +253,18 @@ def to_json(results: Sequence[LandscapeResult], settings: Mapping[str, Any]) -> 
             "records": [_record_json(i, rec) for i, rec in enumerate(records(results))],
         }
     )
+
+
+def environment(results: Sequence[LandscapeResult]) -> dict[str, Any]:
+    """Where the comparison ran: versions, platform, torch's intra-op threads, and the noise seeds used."""
+    return {
+        "ravine": ravine.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "threads": torch.get_num_threads(),
+        "seeds": sorted({r.seed for r in results}),
+    }
 
 
 def records(results: Sequence[LandscapeResult]) -> list[Record]:
@@ -271,6 +292,7 @@ def _landscape_json(r: LandscapeResult) -> dict[str, Any]:
         "domain": [list(b) for b in land.box],
         "f_star": land.f_star,
         "target": land.target,
+        "tol": land.tol,
         "unbounded_below": land.unbounded,
         "minimizers": [list(m) for m in land.minimizers],
         "local_minima": [{"value": v, "point": list(p)} for v, p in land.local_minima],

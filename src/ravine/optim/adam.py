@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ravine.optim._compat import check_torch_flags
@@ -60,6 +61,7 @@ class Adam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_dtype: torch.dtype | None = None,
         decoupled_weight_decay: bool = False,
     ) -> None:
         check_torch_flags(type(self).__name__, foreach, capturable, differentiable)
@@ -68,6 +70,8 @@ class Adam(Optimizer):
             _decay_around(scale_by_adam()),
             lr=lr,
             fused=fused,
+            state_dtype=state_dtype,
+            capturable=capturable,
             betas=betas,
             eps=eps,
             weight_decay=weight_decay,
@@ -101,6 +105,7 @@ class AdamW(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_dtype: torch.dtype | None = None,
     ) -> None:
         check_torch_flags("AdamW", foreach, capturable, differentiable)
         rule = chain(flip_sign(), scale_by_adam(), add_decayed_weights())
@@ -109,6 +114,8 @@ class AdamW(Optimizer):
             rule,
             lr=lr,
             fused=fused,
+            state_dtype=state_dtype,
+            capturable=capturable,
             betas=betas,
             eps=eps,
             weight_decay=weight_decay,
@@ -143,6 +150,7 @@ class NAdam(Optimizer):
         capturable: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_dtype: torch.dtype | None = None,
     ) -> None:
         check_torch_flags("NAdam", foreach, capturable, differentiable)
         super().__init__(
@@ -150,6 +158,8 @@ class NAdam(Optimizer):
             _decay_around(scale_by_nadam()),
             lr=lr,
             fused=fused,
+            state_dtype=state_dtype,
+            capturable=capturable,
             betas=betas,
             eps=eps,
             weight_decay=weight_decay,

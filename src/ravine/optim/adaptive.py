@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ravine.optim._compat import check_torch_flags
@@ -46,6 +47,7 @@ class Adagrad(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_dtype: torch.dtype | None = None,
     ) -> None:
         check_torch_flags("Adagrad", foreach, differentiable=differentiable)
         rule = chain(flip_sign(), add_weight_decay(), scale_by_adagrad())
@@ -54,6 +56,7 @@ class Adagrad(Optimizer):
             rule,
             lr=lr,
             fused=fused,
+            state_dtype=state_dtype,
             lr_decay=lr_decay,
             weight_decay=weight_decay,
             initial_accumulator_value=initial_accumulator_value,
@@ -88,6 +91,7 @@ class RMSprop(Optimizer):
         differentiable: bool = False,
         *,
         fused: bool | None = None,
+        state_dtype: torch.dtype | None = None,
     ) -> None:
         check_torch_flags("RMSprop", foreach, capturable, differentiable)
         rule = chain(
@@ -101,6 +105,8 @@ class RMSprop(Optimizer):
             rule,
             lr=lr,
             fused=fused,
+            state_dtype=state_dtype,
+            capturable=capturable,
             alpha=alpha,
             eps=eps,
             weight_decay=weight_decay,
@@ -133,9 +139,19 @@ class Adadelta(Optimizer):
         maximize: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_dtype: torch.dtype | None = None,
     ) -> None:
         check_torch_flags("Adadelta", foreach, capturable, differentiable)
         rule = chain(flip_sign(), add_weight_decay(), scale_by_adadelta())
         super().__init__(
-            params, rule, lr=lr, fused=fused, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize
+            params,
+            rule,
+            lr=lr,
+            fused=fused,
+            state_dtype=state_dtype,
+            capturable=capturable,
+            rho=rho,
+            eps=eps,
+            weight_decay=weight_decay,
+            maximize=maximize,
         )

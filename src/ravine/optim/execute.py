@@ -1,12 +1,13 @@
 """Running one optimiser step: gather the parameters, then the fused kernel or the reference path.
 
-Both paths execute :func:`ravine.rules.base.segment_math`; the fused kernel is that function traced to C. A
-parameter goes to the fused kernel when the chain is elementwise (a reducing rule may come first), the kernel is
-built, nothing is being compiled by ``torch.compile`` or transformed by ``torch.func``, and the parameter, its
-gradient and its state are memory the kernel can take (:mod:`ravine.fused.guard`: plain contiguous float32/64
-CPU tensors, not empty, overlapping nothing else the step touches). Everything else -- CUDA tensors, other
-dtypes and layouts, tensor subclasses, aliased memory, opaque rules, reductions in mid-chain -- takes the
-reference path, which is torch's own operations.
+Both paths execute :func:`ravine.rules.base.segment_math`; the fused kernels are that function traced to C (CPU)
+and to Triton (CUDA, :mod:`ravine.fused.triton`). A parameter goes to a fused kernel when the chain is elementwise
+(a reducing rule may come first), nothing is being compiled by ``torch.compile`` or transformed by
+``torch.func``, and the tensor suits a backend: for the C kernel (built), the parameter, its gradient and its state
+must be memory the kernel can take (:mod:`ravine.fused.guard`: plain contiguous float32/64 CPU tensors, not empty,
+overlapping nothing else the step touches); or a CUDA tensor the Triton kernel takes (with Triton installed).
+Everything else -- other dtypes and layouts, tensor subclasses, aliased memory, opaque rules, reductions in
+mid-chain, CUDA without Triton -- takes the reference path, which is torch's own operations.
 
 DTensor parameters (FSDP2) of an elementwise chain are stepped on their local shards, which is exactly the
 DTensor step (:mod:`ravine.distributed.dtensor`); reductions still see the DTensor gradients.
@@ -24,7 +25,10 @@ from torch import Tensor
 
 from ravine.distributed import dtensor
 from ravine.fused import build, codegen, guard
+from ravine.fused import triton as gpu
 from ravine.fused.plan import Plan, distinct_groups, launch
+from ravine.fused.triton import step as gpu_step
+from ravine.optim import precision
 from ravine.rules.base import Chain, ElementwiseRule, Rule, scalar_dtype, segment_math, write_back
 
 
@@ -92,7 +96,8 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
                 )
             state = optimizer.state[p]
             if "step" not in state or any(k not in state for k in keys):
-                _init_state(rule, p, state, group, id(p) in getattr(optimizer, "_unstepped", ()))
+                unstepped = id(p) in getattr(optimizer, "_unstepped", ())
+                _init_state(rule, precision.state_like(optimizer, p), state, group, optimizer.capturable, unstepped)
             global_g = None
             if local and dtensor.is_dtensor(p):
                 view = dtensor.local_view(p, g, state)
@@ -113,12 +118,14 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
     return b
 
 
-def _init_state(rule: Rule, p: Tensor, state: dict, group: dict, unstepped: bool = False) -> None:
+def _init_state(
+    rule: Rule, p: Tensor, state: dict, group: dict, capturable: bool = False, unstepped: bool = False
+) -> None:
     if "step" not in state:
         # torch's SGD keeps no step: its checkpoints resume as "not the first step", which is all a step of 1 says
         # -- unless the state is what a distributed checkpoint created before any step (ravine.distributed).
         start = 1.0 if state and not unstepped else 0.0
-        state["step"] = torch.tensor(start, dtype=scalar_dtype())
+        state["step"] = torch.tensor(start, dtype=scalar_dtype(), device=p.device if capturable else None)
     missing = [k for k in rule.state_keys(group) if k not in state]
     if missing:
         fresh = rule.init(p, group)
@@ -135,14 +142,34 @@ def run_step(optimizer: Any) -> dict[str, int]:
         if optimizer._plan.signature == _signature(optimizer) and optimizer._plan.step(optimizer):
             return {"fused": len(optimizer._plan.params), "reference": 0}
         optimizer._plan = None
+    if optimizer.capturable and _capturing(optimizer):
+        raise RuntimeError(
+            f"{type(optimizer).__name__}.step() is being captured in a CUDA graph but cannot run as the prepared "
+            "Triton step (it needs Triton, every parameter on one CUDA device in a form the kernel takes, and one "
+            "eager step before the capture to prepare it); see docs/gpu.md"
+        )
     counts = _general_step(optimizer)
     n_params = sum(len(g["params"]) for g in optimizer.param_groups)
     if steady and counts["reference"] == 0 and counts["fused"] == n_params:
         try:
-            optimizer._plan = Plan.build(optimizer, _signature(optimizer), segs[0], optimizer._last_reductions)
+            optimizer._plan = _build_plan(optimizer, segs[0])
         except LookupError:
             optimizer._plan = None
     return counts
+
+
+def _capturing(optimizer: Any) -> bool:
+    return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
+
+
+def _build_plan(optimizer: Any, seg: Segment) -> Any:
+    """The steady-state plan of the backend that took every parameter (Triton when it handles their device)."""
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    if params and all(gpu.handles(p.device) for p in params):
+        from ravine.fused.triton.plan import TritonPlan
+
+        return TritonPlan.build(optimizer, _signature(optimizer), seg, optimizer._last_reductions)
+    return Plan.build(optimizer, _signature(optimizer), seg, optimizer._last_reductions)
 
 
 def _signature(optimizer: Any) -> tuple:
@@ -188,7 +215,8 @@ def _general_step(optimizer: Any) -> dict[str, int]:
                 out.append(None)
                 continue
             values = dict(st)
-            r = segment_math(seg.rules, u, p, values, group, group, reductions, first=first, last=last)
+            u, p_c = precision.upcast(optimizer, u, p)
+            r = segment_math(seg.rules, u, p_c, values, group, group, reductions, first=first, last=last)
             write_back(st, values)
             if last:
                 p.sub_(r)
@@ -248,15 +276,19 @@ def _run_fused(optimizer: Any, seg: Segment, b: Batch, reductions: dict[int, dic
     if torch.compiler.is_compiling() or guard.transforms_active():
         return mask
     wait = optimizer.fused is True
+    mask = gpu_step.run(optimizer, seg, b, reductions)  # the Triton kernel takes what it can first
     scalar_keys = optimizer._scalar_keys()
     candidates: list[int] = []
     for i, (p, g, st) in enumerate(zip(b.params, b.grads, b.states, strict=True)):
-        if p.numel() == 0:
-            continue  # nothing for the kernel to do that the reference path does not do as well
+        if mask[i] or p.numel() == 0:
+            continue  # taken by Triton; or empty: nothing for the kernel to do that the reference path does not
         why = unfusable(p, g, st, scalar_keys)
         if why is not None:
             if wait:
-                raise ValueError(f"fused=True cannot take {why}; use fused=None to fall back per tensor")
+                raise ValueError(
+                    f"fused=True cannot take {why} (the C kernel takes plain contiguous float32/float64 CPU "
+                    f"tensors, Triton CUDA tensors when installed); use fused=None to fall back per tensor"
+                )
             continue
         candidates.append(i)
     touched = [(b.params[i], b.grads[i], *b.states[i].values()) for i in candidates]
@@ -264,7 +296,7 @@ def _run_fused(optimizer: Any, seg: Segment, b: Batch, reductions: dict[int, dic
     rest = [
         (b.params[i], b.grads[i], *(v for v in b.states[i].values() if isinstance(v, Tensor)))
         for i in range(len(b.params))
-        if i not in chosen
+        if i not in chosen and not mask[i]
     ]
     apart = guard.clean(touched, rest)
     if wait and not all(apart):

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from ravine.distributed import checkpoint
 from ravine.fused import codegen
-from ravine.optim import execute, scheduled
+from ravine.optim import execute, precision, scheduled
 from ravine.rules import _checks
 from ravine.rules.base import Rule, chain
 
@@ -28,9 +28,16 @@ class Optimizer(torch.optim.Optimizer):
         lr: learning rate >= 0: a float, a 1-element tensor, or a schedule (a callable ``step -> lr`` such as
             ``ravine.schedules.cosine(1e-3, 10_000)``). Any other numeric hyperparameter, or a member of ``betas``,
             may be a schedule too (see :mod:`ravine.optim.scheduled`).
-        fused: ``None`` (default) uses the fused CPU kernel once it is built, building it in the background and
-            taking the bit-identical reference path meanwhile; ``True`` builds it before the first step and
+        fused: ``None`` (default) uses the fused kernel: on CPU the C kernel once it is built, building it in the
+            background and taking the bit-identical reference path meanwhile; on CUDA the Triton kernel when
+            Triton is installed (:mod:`ravine.fused.triton`). ``True`` builds it before the first step and
             requires it; ``False`` always takes the reference path.
+        capturable: keep the step counter on the parameters' device from the first step, as torch's
+            ``capturable=True`` does, so that the step can be captured in a CUDA graph (the Triton kernel moves
+            it there in any case; capturing needs the Triton kernel and one eager step first, see docs/gpu.md).
+        state_dtype: ``None`` (torch's choice: the parameter's dtype) or ``torch.float32``: bfloat16/float16
+            parameters then keep float32 state and are updated in float32, rounded once per step
+            (:mod:`ravine.optim.precision`).
         **hyperparams: defaults for the rule's hyperparameters (``betas=(0.9, 0.95)``, ...).
 
     State: ``optimizer.state[p]`` holds ``step`` (a 0-dim float tensor, as in torch) and each rule's state under
@@ -53,6 +60,8 @@ class Optimizer(torch.optim.Optimizer):
         lr: float | Tensor = 1e-3,
         *,
         fused: bool | None = None,
+        capturable: bool = False,
+        state_dtype: torch.dtype | None = None,
         **hyperparams: Any,
     ) -> None:
         if not isinstance(rule, Rule):
@@ -65,8 +74,12 @@ class Optimizer(torch.optim.Optimizer):
                 f"unknown hyperparameter(s) {', '.join(unknown)} for {rule.describe()}; "
                 f"it takes lr, {', '.join(rule.hyperparams) or 'nothing else'}"
             )
+        _checks.flag("capturable", capturable)
+        precision.check(state_dtype)
         self.rule = rule
         self.fused = fused
+        self.capturable = capturable
+        self.state_dtype = state_dtype
         self.reports: dict[str, dict[str, Any]] = {}
         self.execution: dict[str, int] = {"fused": 0, "reference": 0}
         self._segments = execute.segments(rule)

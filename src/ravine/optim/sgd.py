@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ravine.optim._compat import check_torch_flags
@@ -42,6 +43,7 @@ class SGD(Optimizer):
         foreach: bool | None = None,
         differentiable: bool = False,
         fused: bool | None = None,
+        state_dtype: torch.dtype | None = None,
     ) -> None:
         check_torch_flags("SGD", foreach, differentiable=differentiable)
         rule = chain(flip_sign(), add_weight_decay(), heavy_ball(momentum=0.0))
@@ -50,6 +52,7 @@ class SGD(Optimizer):
             rule,
             lr=lr,
             fused=fused,
+            state_dtype=state_dtype,
             momentum=momentum,
             dampening=dampening,
             weight_decay=weight_decay,

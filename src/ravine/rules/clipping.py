@@ -70,7 +70,10 @@ class clip_by_global_norm(ElementwiseRule):
         if dtensor.has_dtensor(updates):
             return {"norm": dtensor.global_norm(updates, q)}
         norms = torch._foreach_norm([u.detach() for u in updates], q)
-        return {"norm": torch.linalg.vector_norm(torch.stack([n.cpu() for n in norms]).double(), q)}
+        # Combined on the first tensor's device: on a GPU the norm never travels to the host (no wait), and the
+        # fused step reads it there.
+        dev = norms[0].device
+        return {"norm": torch.linalg.vector_norm(torch.stack([n.to(dev) for n in norms]).double(), q)}
 
     def scalars(self, h: Hyper, t: Any, ss: dict, r: dict) -> dict[str, Any]:
         return {"coef": ops.minimum(1.0, h["max_norm"] / (ops.value(r["norm"]) + self.eps))}

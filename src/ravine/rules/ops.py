@@ -95,6 +95,26 @@ def _extremum(name: str, both: Any, one: Any, py: Any, a: Value, b: Value) -> Va
     return math.nan if math.isnan(a) or math.isnan(b) else py(a, b)
 
 
+def abs(x: Value) -> Value:
+    """``|x|``, elementwise (NaN stays NaN)."""
+    s = _sym_of(x)
+    if s is not None:
+        return s.apply("abs", x)
+    if isinstance(x, torch.Tensor):
+        return torch.abs(x)
+    return math.fabs(x)
+
+
+def sign(x: Value) -> Value:
+    """-1, 0 or +1 by the sign of ``x``, elementwise; ``sign(-0.0) = 0`` and ``sign(NaN) = 0`` (torch.sign's rule)."""
+    s = _sym_of(x)
+    if s is not None:
+        return s.apply("sign", x)
+    if isinstance(x, torch.Tensor):
+        return torch.sign(x)
+    return float((x > 0) - (x < 0))
+
+
 def clamp(x: Value, lo: Value, hi: Value) -> Value:
     """``min(max(x, lo), hi)``, NaN-propagating."""
     return minimum(maximum(x, lo), hi)
@@ -115,8 +135,23 @@ def select(cond: Value, a: Value, b: Value) -> Value:
     return a if cond else b
 
 
+def where(cond: Value, a: Value, b: Value) -> Value:
+    """``a`` where ``cond`` holds, else ``b``, per element (``torch.where``); ``cond`` is a comparison of tensors.
+
+    At least one of ``a``, ``b`` must be a tensor: it gives the result its dtype, and a Python number on the
+    other side is rounded to that dtype (torch's rule for a number meeting a tensor). For per-step scalars use
+    :func:`select`.
+    """
+    s = _sym_of(cond, a, b)
+    if s is not None:
+        return s.apply("where", cond, a, b)
+    if not isinstance(a, torch.Tensor) and not isinstance(b, torch.Tensor):
+        raise TypeError("where() needs a tensor on at least one side (it sets the dtype); use select() for scalars")
+    return torch.where(cond, a, b)
+
+
 def equal(a: Value, b: Value) -> Value:
-    """``a == b`` as a value that :func:`select` accepts."""
+    """``a == b`` as a value that :func:`select` (scalars) or :func:`where` (tensors) accepts."""
     s = _sym_of(a, b)
     if s is not None:
         return s.apply("eq", a, b)
@@ -124,11 +159,19 @@ def equal(a: Value, b: Value) -> Value:
 
 
 def less(a: Value, b: Value) -> Value:
-    """``a < b`` as a value that :func:`select` accepts."""
+    """``a < b`` as a value that :func:`select` (scalars) or :func:`where` (tensors) accepts.
+
+    A Python number compared with a tensor is first rounded to the tensor's dtype, as torch does.
+    """
     s = _sym_of(a, b)
     if s is not None:
         return s.apply("lt", a, b)
     return a < b
+
+
+def greater(a: Value, b: Value) -> Value:
+    """``a > b``; see :func:`less`."""
+    return less(b, a)
 
 
 def value(x: Value) -> Value:

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-FIELDS = ("kind", "severity", "first_step", "last_step", "evidence", "advice")
+FIELDS = ("kind", "severity", "first_step", "last_step", "message", "evidence", "advice")
 
 
 class NoDoctor:
