@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.distributed import checkpoint
 from ravine.fused import codegen
 from ravine.optim import execute, precision, scheduled
 from ravine.rules import _checks
@@ -85,6 +86,7 @@ class Optimizer(torch.optim.Optimizer):
         self._specs: dict[tuple, codegen.KernelSpec] = {}
         self._plan = None  # ravine.fused.plan.Plan once the steady state is reached
         self._last_reductions: dict[int, dict] = {}
+        self._unstepped: set[int] = set()  # ids of parameters whose state a checkpoint created (see .step)
         super().__init__(params, {"lr": lr, **rule.hyperparams, **hyperparams})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -100,6 +102,11 @@ class Optimizer(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
         """Update the parameters once; ``closure`` re-evaluates the loss, as in torch.optim."""
+        if closure is None and not torch.compiler.is_compiling() and checkpoint.initialising_step(self):
+            # torch.distributed.checkpoint creating the state: create it, count nothing (pytorch#164929)
+            execute.gather(self)
+            checkpoint.match_torch_keys(self)
+            return None
         loss = None
         if closure is not None:
             with torch.enable_grad():
@@ -109,6 +116,8 @@ class Optimizer(torch.optim.Optimizer):
                 self.rule.validate(group)
                 _checks.non_negative("lr", group["lr"])
         self.execution = execute.run_step(self)
+        if self._unstepped:
+            self._unstepped.clear()
         for group in self.param_groups:
             scheduled.finish(group)
         return loss
@@ -123,6 +132,7 @@ class Optimizer(torch.optim.Optimizer):
             if isinstance(v, Tensor) and v.dim() == 0 and k in self.rule.scalar_state_names
         }
         live = scheduled.live(self.param_groups)
+        self._unstepped.clear()  # the loaded state says whether its parameters have stepped
         super().load_state_dict(state_dict)
         scheduled.keep_live(self.param_groups, live)
         ids = [i for g in state_dict["param_groups"] for i in g["params"]]

@@ -125,7 +125,8 @@ class scale_by_nadam(ElementwiseRule):
 
     def init(self, param: Tensor, h: Hyper) -> dict[str, Tensor]:
         out = super().init(param, h)
-        out["mu_product"] = torch.ones((), dtype=scalar_dtype(), device=param.device)
+        # On the CPU, as torch keeps it (capturable=False): no device sync per step; works for meta/fake params.
+        out["mu_product"] = torch.tensor(1.0, dtype=scalar_dtype())
         return out
 
     def scalars(self, h: Hyper, t: Any, ss: dict, r: dict) -> dict[str, Any]:

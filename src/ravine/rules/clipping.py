@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.distributed import dtensor
 from ravine.rules import _checks, ops
 from ravine.rules.base import ElementwiseRule, Hyper
 
@@ -61,10 +62,13 @@ class clip_by_global_norm(ElementwiseRule):
 
     def reduce(self, updates: Sequence[Tensor], groups: Sequence[Hyper]) -> dict[str, Any]:
         """The global norm N as a 0-dim float64 tensor: per-tensor norms in the updates' dtype (as torch's
-        ``get_total_norm``), combined in float64."""
+        ``get_total_norm``), combined in float64. With DTensor updates (FSDP2) every rank gets the norm over all
+        shards (:func:`ravine.distributed.dtensor.global_norm`)."""
         if not updates:
             return {"norm": torch.zeros((), dtype=torch.float64)}
         q = self.norm_type
+        if dtensor.has_dtensor(updates):
+            return {"norm": dtensor.global_norm(updates, q)}
         norms = torch._foreach_norm([u.detach() for u in updates], q)
         # Combined on the first tensor's device: on a GPU the norm never travels to the host (no wait), and the
         # fused step reads it there.

@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from ravine.distributed.dtensor import is_dtensor
+from ravine.fused.guard import is_plain
+
 Value = Any  # torch.Tensor | float | Sym
 
 
@@ -38,22 +41,35 @@ def sqrt(x: Value) -> Value:
     torch's eager CPU ``sqrt`` goes through MKL VML, which is off by one ulp in about 0.6 % of float32 elements
     (measured with torch 2.13). The fused kernel uses the IEEE instruction, so the reference path does too: on CPU
     it asks numpy, whose ``sqrt`` is the hardware instruction. CUDA and compiled code are already IEEE-exact.
+    numpy only ever sees plain tensors: a DTensor (FSDP2) takes the same route on its local shard, and any other
+    tensor subclass (FakeTensor, a ``__torch_dispatch__`` wrapper) gets ``torch.sqrt``, which it understands.
     """
     s = _sym_of(x)
     if s is not None:
         return s.apply("sqrt", x)
     if isinstance(x, torch.Tensor):
-        if (
-            x.device.type == "cpu"
-            and x.dtype in (torch.float32, torch.float64)
-            and not x.requires_grad
-            and not torch.compiler.is_compiling()
-        ):
-            out = torch.empty_like(x, memory_format=torch.contiguous_format)
-            np.sqrt(x.contiguous().numpy(), out=out.numpy())
-            return out
+        if x.requires_grad or torch.compiler.is_compiling():
+            return torch.sqrt(x)
+        if is_plain(x):
+            return _ieee_sqrt(x) if _numpy_sqrt_ok(x) else torch.sqrt(x)
+        if is_dtensor(x) and not any(pl.is_partial() for pl in x.placements) and _numpy_sqrt_ok(x._local_tensor):
+            # Elementwise, so the root of each shard is the root of the DTensor: the same bits as one process.
+            return type(x).from_local(
+                _ieee_sqrt(x._local_tensor), x.device_mesh, x.placements, shape=x.shape, stride=x.stride()
+            )
         return torch.sqrt(x)
     return math.sqrt(x)
+
+
+def _numpy_sqrt_ok(x: torch.Tensor) -> bool:
+    return is_plain(x) and x.is_cpu and x.layout is torch.strided and x.dtype in (torch.float32, torch.float64)
+
+
+def _ieee_sqrt(x: torch.Tensor) -> torch.Tensor:
+    out = torch.empty_like(x, memory_format=torch.contiguous_format)
+    # resolve_neg: a real tensor can carry a lazy negation (torch.imag of a conjugate view); numpy cannot read it.
+    np.sqrt(x.resolve_neg().contiguous().numpy(), out=out.numpy())
+    return out
 
 
 def maximum(a: Value, b: Value) -> Value:
@@ -162,11 +178,20 @@ def value(x: Value) -> Value:
     """Read a stored 0-dim state (the step, NAdam's mu_product) as a Python float, like torch's ``_get_value``.
 
     Arithmetic after this point is double precision, as in torch.optim; under ``torch.compile`` the tensor is kept
-    so that no graph break is needed.
+    so that no graph break is needed, and so it is for tensors without values (meta, FakeTensor), which torch's
+    own operations carry through where ``.item()`` would raise.
     """
     s = _sym_of(x)
     if s is not None:
         return s.apply("value", x)
     if isinstance(x, torch.Tensor):
-        return x if torch.compiler.is_compiling() else x.item()
+        if torch.compiler.is_compiling() or (not is_plain(x) and _is_fake(x)) or x.is_meta:
+            return x
+        return x.item()
     return float(x)
+
+
+def _is_fake(x: torch.Tensor) -> bool:
+    from torch._subclasses.fake_tensor import is_fake
+
+    return is_fake(x)

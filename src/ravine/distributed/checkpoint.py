@@ -1,0 +1,66 @@
+"""Distributed checkpoints (``torch.distributed.checkpoint``) and ravine's optimisers.
+
+``get_optimizer_state_dict`` / ``set_optimizer_state_dict`` need the optimiser's state to exist, so on an optimiser
+that has not stepped yet they create it by calling ``step()`` with zero gradients and every learning rate set to
+0 (``torch.distributed.checkpoint.state_dict._init_optim_state``). torch's optimisers count that step: the first
+real step then uses t = 2 in Adam's bias correction, and coupled weight decay puts ``wd * p`` into the moments
+(pytorch#164929), so a checkpoint taken before training changes the training. ravine recognises that call and
+only creates the state, exactly as a first step would find it (t = 0, zero moments); nothing is counted, no
+schedule advances, no parameter moves.
+
+The state it creates has the keys torch's optimiser of the same name has, because a distributed checkpoint loads
+exactly the keys of the state it loads into: torch's SGD keeps no step count, so ravine's SGD leaves ``step`` out
+until its first real step, and a checkpoint of torch's SGD loads into it. (The count itself means nothing to SGD
+but "not the first step", which a loaded momentum buffer already says; after a resume it restarts at 1.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from ravine.distributed import dtensor
+
+
+def initialising_step(optimizer: torch.optim.Optimizer) -> bool:
+    """Whether a ``step()`` (without closure) is that state-creating call: the optimiser has no state yet, every
+    group's learning rate is 0, and every gradient is zero."""
+    if optimizer.state:
+        return False
+    groups = optimizer.param_groups
+    if not groups or not all(_is_zero(g.get("lr")) for g in groups):
+        return False
+    seen = False
+    for g in groups:
+        for p in g["params"]:
+            grad = p.grad
+            if grad is None:
+                continue
+            seen = True
+            local = grad._local_tensor if dtensor.is_dtensor(grad) else grad
+            if local.is_sparse or local.is_meta or bool(local.any()):
+                return False
+    return seen
+
+
+# torch.optim classes whose per-parameter state has no "step"
+STEPLESS_IN_TORCH = frozenset({"SGD"})
+
+
+def match_torch_keys(optimizer: Any) -> None:
+    """After the state-creating call: drop ``step`` where torch's namesake keeps none, remembering that those
+    parameters have not stepped (so that their first real step still counts as the first)."""
+    if type(optimizer).__name__ not in STEPLESS_IN_TORCH:
+        return
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            st = optimizer.state.get(p)
+            if st is not None and st.pop("step", None) is not None:
+                optimizer._unstepped.add(id(p))
+
+
+def _is_zero(lr: Any) -> bool:
+    if isinstance(lr, torch.Tensor):
+        return lr.numel() == 1 and not lr.is_meta and float(lr) == 0.0
+    return isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr == 0.0
