@@ -190,7 +190,8 @@ def test_no_input_crashes_a_step_many(worker, full) -> None:
 # Found by the fuzz test, kept as fixed cases (each fails on the code before the guard): a DTensor parameter reached
 # the kernel (address 0: SIGSEGV, issue 18); a 0-dim parameter given 3 elements took its 0-dim exp_avg for a scalar
 # and the kernel wrote past it; a gradient resized in place and a state tensor moved by set_ kept their stale
-# addresses in the steady-state plan.
+# addresses in the steady-state plan; a global norm over a meta and a CPU gradient (no value) was read as a number
+# by the kernel's launch, so fused=None raised where the reference path raised torch's error.
 @pytest.mark.parametrize(
     "case",
     [
@@ -204,8 +205,10 @@ def test_no_input_crashes_a_step_many(worker, full) -> None:
              g_layout="contiguous", mutation="grad_resize"),
         dict(optimizer="sgd_nesterov", dtype="float32", shape=(5,), subclass="none", p_layout="contiguous",
              g_layout="contiguous", mutation="state_set"),
+        dict(optimizer="clip_adam", dtype="float32", shape=(), subclass="meta", p_layout="contiguous",
+             g_layout="contiguous", mutation="none"),
     ],
-    ids=["dtensor", "dtensor-clip", "0-dim-grown", "grad-resized", "state-set"],
+    ids=["dtensor", "dtensor-clip", "0-dim-grown", "grad-resized", "state-set", "meta-clip"],
 )  # fmt: skip
 def test_known_crashes(worker, case) -> None:
     check(case, worker.ask(case))
