@@ -68,8 +68,8 @@ def register(app: typer.Typer) -> None:
                 metavar="NAMES",
                 help=(
                     "Comma-separated optimisers: sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, amsgrad, "
-                    "adamw, nadam, lbfgs, or torch.<Name> (torch.optim). Default: sgd,momentum,nesterov,adagrad,"
-                    "rmsprop,adadelta,adam."
+                    "adamw, nadam, adamax, radam, asgd, rprop, adafactor, lbfgs (muon takes weight matrices only), "
+                    "or torch.<Name> (torch.optim). Default: sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam."
                 ),
                 rich_help_panel=SHARED_PANEL,
                 show_default=False,
