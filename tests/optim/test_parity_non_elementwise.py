@@ -120,3 +120,20 @@ def test_muon_pairs_with_adamw_as_torch_recommends() -> None:
     ravine_weights, torch_weights = results
     assert all(torch.equal(a, b) for a, b in zip(ravine_weights[::2], torch_weights[::2], strict=True))  # Muon's
     assert rel_error(ravine_weights, torch_weights) <= 1e-5  # AdamW's biases match to float32 rounding
+
+
+@pytest.mark.parametrize("name", list(NON_ELEMENTWISE))
+def test_step_hooks_run_once_per_step_like_torch(name: str) -> None:
+    # a plain ravine Optimizer first: torch then wraps ravine's base step for hooks, which a subclass must not re-enter
+    ravine.optim.Optimizer([torch.nn.Parameter(torch.ones(2))], ravine.chain(ravine.rules.flip_sign()), lr=0.1)
+    counts = []
+    for lib in (ravine.optim, torch.optim):
+        p = torch.nn.Parameter(torch.ones(3, 4))
+        opt = getattr(lib, name)([p])
+        calls: list[str] = []
+        opt.register_step_pre_hook(lambda *a, calls=calls: calls.append("pre"))
+        opt.register_step_post_hook(lambda *a, calls=calls: calls.append("post"))
+        p.grad = torch.ones_like(p)
+        opt.step()
+        counts.append(calls)
+    assert counts[0] == counts[1] == ["pre", "post"]

@@ -15,7 +15,7 @@ import ravine
 from ravine.fused import build
 from ravine.rules import chain, clip_by_global_norm, flip_sign, heavy_ball, rprop_step, when
 from ravine.rules.averaging import averaged_step
-from trajectories import run
+from trajectories import loss_fn, make_problem, rel_error, run
 
 needs_kernel = pytest.mark.skipif(build.toolchain() is None, reason="no C compiler: only the reference path exists")
 
@@ -73,3 +73,23 @@ def test_asgd_state_follows_torch(dtype: torch.dtype, fused: bool) -> None:
                 assert not torch.equal(st["ax"], p)
             assert torch.allclose(st["ax"], st_ref["ax"], rtol=tol, atol=tol)
             assert torch.allclose(p, q, rtol=tol, atol=tol)
+
+
+def test_asgd_loads_eta_and_mu_saved_as_numbers() -> None:
+    """Older torch versions saved ASGD's eta and mu as Python numbers; torch's ASGD converts them, so does ravine's."""
+    kwargs = {"lr": 0.02, "t0": 5}
+    mid, opt = run(torch.optim.ASGD, kwargs, torch.float64, 10)
+    straight, _ = run(torch.optim.ASGD, kwargs, torch.float64, 20)
+    sd = opt.state_dict()
+    for st in sd["state"].values():
+        st["eta"], st["mu"] = st["eta"].item(), st["mu"].item()
+    params = [p.clone().requires_grad_() for p in mid]
+    ours = ravine.optim.ASGD(params)
+    ours.load_state_dict(sd)
+    assert all(st["eta"].dtype == torch.float32 for st in ours.state.values())
+    _, data = make_problem(torch.float64)
+    for _ in range(10):
+        ours.zero_grad()
+        loss_fn(params, data).backward()
+        ours.step()
+    assert rel_error([p.detach() for p in params], straight) <= 1e-12

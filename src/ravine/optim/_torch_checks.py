@@ -29,14 +29,3 @@ def lr_betas_eps_decay(lr: Any, betas: Any, eps: Any, weight_decay: Any) -> None
     require(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]} (betas[0] must be in [0, 1))")
     require(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]} (betas[1] must be in [0, 1))")
     require(weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay} (weight_decay must be in [0, inf))")
-
-
-def refuse_complex(optimizer: Any) -> None:
-    """torch's step-time error for optimisers that cannot take complex parameters (Adafactor, Muon)."""
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            if p.grad is not None and p.is_complex():
-                raise RuntimeError(
-                    f"{type(optimizer).__name__} does not support complex parameters (got a {p.dtype} parameter "
-                    f"of shape {tuple(p.shape)}; only real floating-point parameters are allowed)"
-                )

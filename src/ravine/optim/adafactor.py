@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from torch import Tensor
@@ -62,7 +62,3 @@ class Adafactor(Optimizer):
             weight_decay=weight_decay,
             maximize=maximize,
         )
-
-    def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
-        _torch_checks.refuse_complex(self)
-        return super().step(closure)

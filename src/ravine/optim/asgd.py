@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from ravine.optim import _torch_checks
@@ -12,6 +13,7 @@ from ravine.optim._compat import check_torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import add_weight_decay, chain, flip_sign
 from ravine.rules.averaging import averaged_step
+from ravine.rules.base import scalar_dtype
 
 
 class ASGD(Optimizer):
@@ -58,3 +60,11 @@ class ASGD(Optimizer):
             weight_decay=weight_decay,
             maximize=maximize,
         )
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """As torch's ASGD: checkpoints of older torch versions hold ``eta`` and ``mu`` as Python numbers."""
+        super().__setstate__(state)
+        for st in self.state.values():
+            for key in ("eta", "mu"):
+                if key in st and not torch.is_tensor(st[key]):
+                    st[key] = torch.tensor(float(st[key]), dtype=scalar_dtype())

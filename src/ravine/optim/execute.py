@@ -71,6 +71,11 @@ def gather(optimizer: Any) -> Batch:
                     f"{type(optimizer).__name__} does not support sparse gradients (parameter of shape "
                     f"{tuple(p.shape)}); use dense gradients, e.g. nn.Embedding(sparse=False)"
                 )
+            if p.is_complex() and not rule.supports_complex:
+                raise RuntimeError(
+                    f"{type(optimizer).__name__} does not support complex parameters (got a {p.dtype} parameter of "
+                    f"shape {tuple(p.shape)}; only real floating-point parameters are allowed)"
+                )
             state = optimizer.state[p]
             if "step" not in state or any(k not in state for k in keys):
                 _init_state(rule, p, state, group)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from torch import Tensor
@@ -74,7 +74,3 @@ class Muon(Optimizer):
                     f"Muon only supports 2D parameters whereas we found a parameter with size: {p.size()} (give "
                     f"Muon the weight matrices and another optimiser, e.g. AdamW, the rest)"
                 )
-
-    def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
-        _torch_checks.refuse_complex(self)
-        return super().step(closure)

@@ -52,6 +52,9 @@ class Rule:
     #: uses it) and sets ``p <- p_new``; state the rule derives from ``p_new`` (ASGD's average) therefore sees
     #: exactly the value the parameter gets. Only the last rule of a chain may be final.
     final: bool = False
+    #: False for a rule whose equations do not split a complex number into two real coordinates (a matrix
+    #: factorisation or orthogonalisation); the optimiser then refuses complex parameters, as torch does.
+    supports_complex: bool = True
 
     def __init__(self, **hyperparams: Any) -> None:
         self.hyperparams = dict(hyperparams)
@@ -232,6 +235,7 @@ class Chain(Rule):
                 seen[k] = r
         self.hyperparams = merged
         self.final = bool(flat) and flat[-1].final
+        self.supports_complex = all(r.supports_complex for r in flat)
         self.state_names = tuple(k for r in flat for k in r.state_names)
         self.scalar_state_names = tuple(k for r in flat for k in r.scalar_state_names)
 

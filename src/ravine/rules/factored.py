@@ -52,6 +52,8 @@ class scale_by_factored_rms(Rule):
     algorithms 4 and 5; torch's variant (``torch.optim.Adafactor``) normalises by ``mean(r)`` and clamps it.
     """
 
+    supports_complex = False  # it measures or factors the tensor as a whole
+
     def __init__(self, beta2_decay: float = -0.8, eps: tuple[float | None, float] = (None, 1e-3)) -> None:
         super().__init__(beta2_decay=beta2_decay, eps=tuple(eps) if isinstance(eps, list) else eps)
 

@@ -95,6 +95,8 @@ class orthogonalize(Rule):
     (arXiv:2409.20325, 2024), on steepest descent under the spectral norm.
     """
 
+    supports_complex = False  # it measures or factors the tensor as a whole
+
     def __init__(
         self,
         ns_coefficients: tuple[float, float, float] = NS_COEFFICIENTS,

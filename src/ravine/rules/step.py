@@ -30,6 +30,7 @@ class scaled_step(Rule):
     """
 
     final = True
+    supports_complex = False  # it measures the tensor as a whole
 
     def __init__(self, weight_decay: float = 0.0, **hyperparams: Any) -> None:
         super().__init__(weight_decay=weight_decay, **hyperparams)
