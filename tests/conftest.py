@@ -7,6 +7,8 @@ real files from ``../shared/data`` (or ``$RAVINE_DATA``) and never download.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -34,8 +36,23 @@ def shared_data() -> Path:
     pytest.skip("the shared data directory (../shared/data or $RAVINE_DATA) is not present")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Kernels and processed data go to a per-session cache, so tests never depend on the user's cache...
-    except that compiled kernels are shared across the session to keep the suite fast."""
-    monkeypatch.setenv("RAVINE_CACHE", str(tmp_path_factory.getbasetemp() / "ravine-cache"))
+def pytest_configure(config: pytest.Config) -> None:
+    """Point ravine's cache (compiled kernels, processed data sets) at a temporary directory for the whole session,
+    before any test or fixture runs, and for every worker process the tests start: tests never write to the
+    user's home. Kernels are shared across the session to keep the suite fast."""
+    cache = Path(tempfile.mkdtemp(prefix="ravine-test-cache-"))
+    config._ravine_cache = cache  # type: ignore[attr-defined]
+    config._ravine_saved_cache = os.environ.get("RAVINE_CACHE")  # type: ignore[attr-defined]
+    os.environ["RAVINE_CACHE"] = str(cache)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    cache = getattr(config, "_ravine_cache", None)
+    if cache is None:
+        return
+    saved = config._ravine_saved_cache  # type: ignore[attr-defined]
+    if saved is None:
+        os.environ.pop("RAVINE_CACHE", None)
+    else:
+        os.environ["RAVINE_CACHE"] = saved
+    shutil.rmtree(cache, ignore_errors=True)

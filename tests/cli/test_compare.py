@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -84,22 +85,26 @@ def test_overrides_noise_and_start_reach_the_records(tmp_path: Path) -> None:
      (["bowl", "-o", "sgd,nope"], "unknown optimizer 'nope'; known: sgd"),
      (["bowl", "--start", "5,0"], "start is outside the domain of bowl: x1=5 not in [-2, 2]"),
      (["bowl", "--start", "1,2,3"], "start must have 2 coordinates"),
-     (["bowl", "--steps", "0"], "--steps must be an integer >= 1, got 0"),
-     (["bowl", "--steps", "-3"], "--steps must be an integer >= 1"),
-     (["bowl", "--steps", "ten"], "--steps must be an integer >= 1, got 'ten'"),
-     (["bowl", "--lr", "0.1,,1"], "--lr must be a comma-separated list of numbers"),
-     (["bowl", "--lr", "0.1,x"], "--lr must be a comma-separated list of numbers, got 'x'"),
-     (["bowl", "--lr", "0,1"], "--lr must list finite numbers > 0"),
-     (["bowl", "--lr-grid", "1:0.1"], "--lr-grid needs LOW <= HIGH"),
-     (["bowl", "--noise", "-1"], "--noise must be a finite number >= 0"),
-     (["bowl", "--set", "adam.betas"], "--set must look like OPTIMIZER.KEY=VALUE"),
+     (["bowl", "--steps", "0"], "Invalid value for '--steps': Input should be greater than or equal to 1"),
+     (["bowl", "--steps", "-3"], "'--steps': Input should be greater than or equal to 1"),
+     (["bowl", "--steps", "ten"], "'--steps': Input should be a valid integer"),
+     (["bowl", "--lr", "0.1,,1"], "'--lr': must be a comma-separated list of numbers"),
+     (["bowl", "--lr", "0.1,x"], "'--lr': must be a comma-separated list of numbers, got 'x'"),
+     (["bowl", "--lr", "0,1"], "'--lr': must list finite numbers > 0"),
+     (["bowl", "--lr-grid", "1:0.1"], "'--lr-grid': needs LOW <= HIGH"),
+     (["bowl", "--noise", "-1"], "'--noise': Input should be greater than or equal to 0"),
+     (["bowl", "--set", "adam.betas"], "'--set': must look like OPTIMIZER.KEY=VALUE"),
      (["bowl", "-o", "adam", "--set", "adam.gamma=1"], "has no hyperparameter 'gamma'"),
      (["bowl", "-o", "adam", "--set", "adam.betas=2,0.9", "--steps", "2"], "betas[0] must be in [0, 1)"),
      (["bowl", "--epochs", "3"], "--epochs applies to tasks, not to landscapes"),
      (["--start", "1,1"], "--start needs a single landscape"),
      (["ravine:kappa=0.5"], "kappa must be > 1"),
      (["rosenbrock", "-o", "adam,muon"], "muon has nothing to act on in a landscape"),
-     (["rosenbrock", "-o", "torch.Muon"], "torch.Muon has nothing to act on in a landscape")],
+     (["rosenbrock", "-o", "torch.Muon"], "torch.Muon has nothing to act on in a landscape"),
+     (["bowl", "--bogus"], "No such option: --bogus"),
+     (["mnist-logreg", "--batch-size", "half"], "'--batch-size': must be 'full' or an integer >= 1, got 'half'"),
+     (["mnist-logreg", "--schedule", "warp"], "'--schedule': unknown schedule 'warp'"),
+     (["mnist-logreg", "--data-dir", "/no/such/dir"], "'--data-dir': dir '/no/such/dir' does not exist")],
 )  # fmt: skip
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, tmp_path: Path) -> None:
     res = invoke(*args, "--out", str(tmp_path))
@@ -114,6 +119,31 @@ def test_help_says_which_options_apply_where() -> None:
     assert res.exit_code == 0
     for text in ("Landscapes only", "Tasks only", "Landscapes and tasks", "--set", "--batch-size", "--lr-grid"):
         assert text in res.stdout
+
+
+def test_help_at_80_columns_names_every_target_and_wraps_evenly() -> None:
+    """At 80 columns: every landscape and task is named, nothing is cut with an ellipsis, no <bool> placeholder,
+    and prose paragraphs are filled to the width (no line far shorter than its neighbours mid-paragraph)."""
+    from ravine.lab import landscapes, tasks
+
+    res = runner.invoke(app, ["compare", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert res.exit_code == 0
+    text = res.stdout
+    flat = " ".join(text.split())
+    for name in [*landscapes.names(), *tasks.TASKS]:
+        assert name in flat, name
+    assert "…" not in text and "<bool>" not in text
+    assert "Usage: ravine compare [OPTIONS] [TARGET]" in text
+    assert max(len(line) for line in text.splitlines()) <= 80
+    prose = text.split("╭")[0].splitlines()
+    for line, nxt in itertools.pairwise(prose):
+        if line.strip() and nxt.strip() and not line.strip().startswith("Usage"):
+            assert len(line.rstrip()) > 60, f"ragged line: {line!r}"
+
+
+def test_doctor_usage_names_its_argument() -> None:
+    res = runner.invoke(app, ["doctor", "--help"], env={"COLUMNS": "80"}, terminal_width=80)
+    assert "Usage: ravine doctor [OPTIONS] LOG" in res.stdout and "{" not in res.stdout.splitlines()[1]
 
 
 @pytest.fixture
@@ -141,7 +171,7 @@ def test_a_task_name_is_handed_to_the_task_lab(fake_task_lab: dict, tmp_path: Pa
     assert res.exit_code == 0, res.output
     kw = fake_task_lab["kwargs"]
     assert fake_task_lab["task"] == "toy"  # compare_task.run takes the task by name
-    assert kw["optimizers"] == ["sgd", "adam"] and kw["epochs"] == 3 and kw["seeds"] == 2
+    assert kw["optimizers"] == ("sgd", "adam") and kw["epochs"] == 3 and kw["seeds"] == 2
     assert kw["batch_size"] == "full" and kw["lr_grid"] == (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
     assert kw["schedule"] == "cosine" and kw["workers"] == 2 and kw["data_dir"] == tmp_path
     assert kw["out"] == tmp_path / "o" and kw["console"] is not None
@@ -164,4 +194,4 @@ def test_landscape_options_are_refused_for_a_task(fake_task_lab: dict) -> None:
      ("lbfgs.line_search_fn=strong_wolfe", {"lbfgs": {"line_search_fn": "strong_wolfe"}})],
 )  # fmt: skip
 def test_set_values_are_python_literals(text: str, parsed: dict) -> None:
-    assert compare_args.overrides([text]) == parsed
+    assert compare_args.overrides([compare_args.override(text)]) == parsed

@@ -141,8 +141,28 @@ def test_corrupt_download_leaves_nothing_behind(shared_data: Path, tmp_path: Pat
     _mnist_copy(shared_data, bad, corrupt=LABELS)
     with pytest.raises(DataError, match=f"could not download {LABELS}.*SHA256"):
         download("mnist", tmp_path / "data", mirror=(bad / "mnist").as_uri())
-    left = sorted(p.name for p in (tmp_path / "data" / "mnist").iterdir())
-    assert LABELS not in left and not [n for n in left if n.startswith(".")]
+    assert not (tmp_path / "data").exists()  # not even the folders it would have made
+
+
+def test_corrupt_download_into_an_existing_folder_keeps_only_what_was_there(shared_data: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad-mirror"
+    _mnist_copy(shared_data, bad, corrupt=LABELS)
+    folder = tmp_path / "data" / "mnist"
+    folder.mkdir(parents=True)
+    (folder / "README").write_text("mine")
+    with pytest.raises(DataError, match=f"could not download {LABELS}.*SHA256"):
+        download("mnist", tmp_path / "data", mirror=(bad / "mnist").as_uri())
+    left = sorted(p.name for p in folder.iterdir())
+    assert "README" in left and LABELS not in left and not [n for n in left if n.startswith(".")]
+
+
+def test_no_network_leaves_no_empty_folder(tmp_path: Path) -> None:
+    def offline(url: str, dest: Path) -> None:
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    with pytest.raises(DataError, match="could not download"):
+        download("mnist", tmp_path / "cache" / "data", fetch=offline)
+    assert not (tmp_path / "cache").exists()
 
 
 def test_command_line_verify_and_download(shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

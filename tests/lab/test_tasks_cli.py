@@ -6,10 +6,8 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
-from typing import Annotated, Optional
 
 import pytest
-import typer
 from PIL import Image
 from rich.console import Console
 from typer.testing import CliRunner
@@ -34,11 +32,11 @@ def quick(shared_data: Path, full: bool, tmp_path_factory: pytest.TempPathFactor
         for task in tasks:
             console, buf = _console()
             kwargs = {
-                "optimizers": "nesterov,adam",
+                "optimizers": ("nesterov", "adam"),
                 "epochs": 3 if full else 1,
                 "seeds": 2,
                 "batch_size": 64,
-                "lr_grid": "0.01,0.1,30",
+                "lr_grid": (0.01, 0.1, 30.0),
                 "data_dir": shared_data,
                 "out": out / task,
                 "subset": 5000 if full else 800,
@@ -82,24 +80,23 @@ def test_rerun_resumes_from_the_stored_runs(quick: dict) -> None:
     ("kwargs", "message"),
     [
         ({"task": "cifar-resnet"}, "unknown task 'cifar-resnet'; known: mnist-logreg"),
-        ({"optimizers": "adam,lion"}, "unknown optimizer 'lion'"),
-        ({"optimizers": " , "}, "--optimizers needs at least one"),
-        ({"lr_grid": "1e-3,0"}, "--lr-grid values must be positive and finite, got 0"),
-        ({"lr_grid": "1e-3,-0.1"}, "--lr-grid values must be positive and finite, got -0.1"),
-        ({"lr_grid": "fast"}, "--lr-grid values must be numbers, got 'fast'"),
-        ({"lr_grid": "inf"}, "positive and finite"),
-        ({"data_dir": "/no/such/dir"}, "--data-dir /no/such/dir does not exist"),
-        ({"batch_size": "half"}, "--batch-size must be 'full' or an integer >= 1, got 'half'"),
-        ({"batch_size": 0}, "--batch-size must be 'full' or an integer >= 1"),
-        ({"epochs": 0}, "--epochs must be an integer >= 1, got 0"),
-        ({"seeds": "two"}, "--seeds must be an integer >= 1"),
-        ({"workers": 0}, "--workers must be an integer >= 1, got 0"),
+        ({"optimizers": ("adam", "lion")}, "unknown optimizer 'lion'"),
+        ({"optimizers": ()}, "optimizers must be a non-empty sequence of names"),
+        ({"lr_grid": (1e-3, 0.0)}, "learning rates in lr_grid must be finite and > 0, got 0.0"),
+        ({"lr_grid": (1e-3, -0.1)}, "learning rates in lr_grid must be finite and > 0, got -0.1"),
+        ({"lr_grid": (float("inf"),)}, "finite and > 0"),
+        ({"data_dir": "/no/such/dir"}, "data_dir /no/such/dir does not exist"),
+        ({"batch_size": "half"}, "batch_size must be an integer >= 1 or 'full', got 'half'"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1 or 'full', got 0"),
+        ({"epochs": 0}, "epochs must be an integer >= 1, got 0"),
+        ({"seeds": "two"}, "seeds must be an integer >= 1, got 'two'"),
+        ({"workers": 0}, "workers must be an integer >= 1, got 0"),
         ({"schedule": "warp"}, "unknown schedule 'warp'"),
     ],
 )
 def test_bad_input_is_one_clear_line(tmp_path: Path, kwargs: dict, message: str) -> None:
     console, buf = _console()
-    args = {"task": "quadratic-deep", "optimizers": "adam", "out": tmp_path / "o", "console": console, **kwargs}
+    args = {"task": "quadratic-deep", "optimizers": ("adam",), "out": tmp_path / "o", "console": console, **kwargs}
     code = run(args.pop("task"), **args)
     text = buf.getvalue()
     assert code == 2
@@ -109,7 +106,7 @@ def test_bad_input_is_one_clear_line(tmp_path: Path, kwargs: dict, message: str)
 
 def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
     console, buf = _console()
-    code = run("mnist-logreg", optimizers="adam", data_dir=tmp_path, out=tmp_path / "o", console=console)
+    code = run("mnist-logreg", optimizers=("adam",), data_dir=tmp_path, out=tmp_path / "o", console=console)
     text = buf.getvalue()
     assert code == 1 and text.count("\n") == 1
     assert "MNIST not found" in text and "python -m ravine.lab.data download mnist" in text
@@ -117,59 +114,30 @@ def test_missing_data_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_a_failing_run_is_one_line_with_the_traceback_in_a_file(tmp_path: Path) -> None:
     console, buf = _console()
-    code = run("quadratic-deep", optimizers="torch.LBFGS", lr_grid="0.1", epochs=1, out=tmp_path, console=console)
+    code = run("quadratic-deep", optimizers=("torch.LBFGS",), lr_grid=(0.1,), epochs=1, out=tmp_path, console=console)
     text = buf.getvalue()
     assert code == 1 and text.startswith("error: ") and text.count("\n") == 1
     assert "torch.LBFGS lr=0.1 seed 0 failed: TypeError" in text
     assert "Traceback" in (tmp_path / "error.log").read_text()
 
 
-def _app() -> typer.Typer:
-    """A tiny stand-in for ``ravine compare``, passing the documented options through."""
-    app = typer.Typer()
+def test_through_the_command_line(tmp_path: Path) -> None:
+    """``ravine compare TASK`` parses its options into typed values and hands them to ``run``."""
+    from ravine.cli.app import app
 
-    @app.command()
-    def compare(
-        task: str,
-        optimizers: Annotated[str, typer.Option()],
-        epochs: Annotated[Optional[int], typer.Option()] = None,  # noqa: UP045 - typer needs Optional here
-        seeds: int = 3,
-        batch_size: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-        lr_grid: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-        schedule: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-        workers: int = 1,
-        data_dir: Annotated[Optional[Path], typer.Option()] = None,  # noqa: UP045
-        out: Annotated[Optional[Path], typer.Option()] = None,  # noqa: UP045
-    ) -> None:
-        code = run(
-            task,
-            optimizers=optimizers,
-            epochs=epochs,
-            seeds=seeds,
-            batch_size=batch_size,
-            lr_grid=lr_grid,
-            schedule=schedule,
-            workers=workers,
-            data_dir=data_dir,
-            out=out,
-            console=Console(width=200, color_system=None),
-        )
-        raise typer.Exit(code)
-
-    return app
-
-
-def test_through_a_typer_command(tmp_path: Path) -> None:
     runner = CliRunner()
-    args = ["quadratic-deep", "--optimizers", "sgd,adam", "--epochs", "1", "--seeds", "1", "--batch-size", "full"]
-    ok = runner.invoke(_app(), [*args, "--lr-grid", "0.001,0.01", "--out", str(tmp_path / "o")])
+    args = ["compare", "quadratic-deep", "-o", "sgd,adam", "--epochs", "1", "--seeds", "1", "--batch-size", "full"]
+    ok = runner.invoke(app, [*args, "--lr-grid", "0.001,0.01", "--out", str(tmp_path / "o")], env={"COLUMNS": "200"})
     assert ok.exit_code == 0, ok.output
     assert "quadratic-deep" in ok.output and (tmp_path / "o" / "results.json").is_file()
     res = json.loads((tmp_path / "o" / "results.json").read_text())
     assert res["protocol"]["batch_size"] == "full" and all(r["steps"] == 1 for r in res["runs"])
-    bad = runner.invoke(_app(), [*args, "--lr-grid", "0.01,-1"])
+    bad = runner.invoke(app, [*args, "--lr-grid", "0.01,-1"])
     assert bad.exit_code == 2 and "Traceback" not in bad.output
-    assert bad.output.strip() == "error: --lr-grid values must be positive and finite, got -1"
+    assert bad.stderr.strip() == (
+        "error: Invalid value for '--lr-grid': must list finite numbers > 0, got '-1' in '0.01,-1' "
+        "(see ravine compare --help)"
+    )
 
 
 def test_figures_show_every_optimiser_with_bands_and_marks(quick: dict) -> None:

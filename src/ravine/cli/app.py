@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from ravine.cli import compare, doctor
+from ravine.cli import compare, doctor, style
 
 app = typer.Typer(
     name="ravine",
+    cls=style.Group,
     help="Optimisers for PyTorch, compared side by side (compare) and diagnosed (doctor).",
     no_args_is_help=False,
     add_completion=False,

@@ -16,22 +16,28 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ravine.cli import compare_args as parse
+from ravine.cli import style
 
 LANDSCAPE_PANEL = "Landscapes only"
 TASK_PANEL = "Tasks only"
 SHARED_PANEL = "Landscapes and tasks"
 
-HELP = """Compare optimisers side by side, each at a fairly tuned learning rate.
 
-TARGET is a landscape (bowl, ravine, booth, rosenbrock, beale, saddle, monkey-saddle, plateau, himmelblau,
-six-hump-camel, rastrigin, styblinski-tang; parameters as NAME:KEY=VALUE,..., e.g. ravine:kappa=1000 or
-rastrigin:n=10) or a task. Without TARGET: the default suite (bowl, ravine, rosenbrock, saddle, plateau,
-rastrigin).
+def _help() -> str:
+    from ravine.lab import landscapes
+
+    tasks = ", ".join(_tasks()) or "none installed"
+    return style.paragraphs(f"""Compare optimisers side by side, each at a fairly tuned learning rate.
+
+TARGET is a landscape ({", ".join(landscapes.names())}; parameters as NAME:KEY=VALUE,..., e.g. ravine:kappa=1000
+or rastrigin:n=10) or a task ({tasks}). Without TARGET: the default suite ({", ".join(landscapes.DEFAULT_SUITE)}).
 
 On landscapes, each optimiser's learning rate is chosen from a log grid by one criterion over the standard starts
 (most starts reaching the target, then fewest diverged, then fewest steps, then lowest final value) and its
-default learning rate runs beside it. Writes results.json and figures to --out.
-"""
+default learning rate runs beside it. On tasks, the rate with the best validation metric on a grid is rerun with
+fresh seeds, beside the default rate. Writes results.json and figures to --out.
+""")
+
 
 EPILOG = """Examples:
 
@@ -44,7 +50,20 @@ ravine compare bowl -o sgd --lr 0.01,0.5,1.5,2.1   (the learning-rate-effects pi
 ravine compare saddle -o sgd --start 1.5,0 --noise 0.01   (noise escapes the saddle)
 
 ravine compare ravine:kappa=1000 --set momentum.momentum=0.95 --set adam.betas=0.9,0.99
+
+ravine compare mnist-logreg --workers 2   (a task: lr grid, then 3 seeds; data from --data-dir or $RAVINE_DATA)
 """
+
+
+def _optimizer_help() -> str:
+    from ravine.lab import suite
+    from ravine.lab.tasks.protocol import DEFAULT_OPTIMIZERS
+    from ravine.optim import registry
+
+    return (
+        f"Comma-separated optimisers: {', '.join(registry.names())}, or torch.<Name> (torch.optim). "
+        f"Default on landscapes: {', '.join(suite.DEFAULT_OPTIMIZERS)}; on tasks: {', '.join(DEFAULT_OPTIMIZERS)}."
+    )
 
 
 class _Bad(Exception):
@@ -54,23 +73,20 @@ class _Bad(Exception):
 def register(app: typer.Typer) -> None:
     """Add the ``compare`` command to ``app``."""
 
-    @app.command(help=HELP, epilog=EPILOG)
+    @app.command(help=_help(), epilog=EPILOG, cls=style.Command)
     def compare(
         target: Annotated[
             str | None,
             typer.Argument(help="Landscape or task; omit for the default suite.", metavar="TARGET", show_default=False),
         ] = None,
         optimizers: Annotated[
-            str | None,
+            parse.Names | None,
             typer.Option(
                 "--optimizers",
                 "-o",
                 metavar="NAMES",
-                help=(
-                    "Comma-separated optimisers: sgd, momentum, nesterov, adagrad, rmsprop, adadelta, adam, amsgrad, "
-                    "adamw, nadam, adamax, radam, asgd, rprop, adafactor, lbfgs (muon takes weight matrices only), "
-                    "or torch.<Name> (torch.optim). Default: sgd,momentum,nesterov,adagrad,rmsprop,adadelta,adam."
-                ),
+                parser=parse.names,
+                help=_optimizer_help(),
                 rich_help_panel=SHARED_PANEL,
                 show_default=False,
             ),
@@ -82,119 +98,148 @@ def register(app: typer.Typer) -> None:
             ),
         ] = Path("ravine-out"),
         lr_grid: Annotated[
-            str | None,
+            parse.Rates | None,
             typer.Option(
                 "--lr-grid",
                 metavar="GRID",
-                help=(
-                    "Learning rates to tune over: LOW:HIGH[:PER_DECADE] (log grid; 3 per decade gives 1, 2, 5) or a "
-                    "comma-separated list. Landscapes default to 1e-4:10."
-                ),
+                parser=parse.grid,
                 rich_help_panel=SHARED_PANEL,
                 show_default=False,
+                help=(
+                    "Learning rates to tune over: LOW:HIGH[:PER_DECADE] (log grid; 3 per decade gives 1, 2, 5) or a "
+                    "comma-separated list. Default: 1e-4:10 on landscapes, the task's grid on tasks."
+                ),
             ),
         ] = None,
         steps: Annotated[
-            str | None,
+            int | None,
             typer.Option(
                 "--steps",
                 metavar="N",
-                help=("Steps per run (default: each landscape's budget)."),
+                min=1,
+                help="Steps per run (default: each landscape's budget).",
                 rich_help_panel=LANDSCAPE_PANEL,
                 show_default=False,
             ),
         ] = None,
         lr: Annotated[
-            str,
+            parse.Rates | None,
             typer.Option(
                 "--lr",
                 metavar="auto|LR[,LR...]",
-                help=(
-                    "auto: tune each optimiser over --lr-grid and show its default lr beside; values: run exactly "
-                    "those (several draw the learning-rate-effects picture)."
-                ),
+                parser=parse.learning_rates,
                 rich_help_panel=LANDSCAPE_PANEL,
+                show_default=False,
+                help=(
+                    "auto (default): tune each optimiser over --lr-grid and show its default lr beside; values: run "
+                    "exactly those (several draw the learning-rate-effects picture)."
+                ),
             ),
-        ] = "auto",
+        ] = None,
         noise: Annotated[
-            str,
+            float | None,
             typer.Option(
                 "--noise",
                 metavar="SIGMA",
-                help=("Gaussian gradient noise of standard deviation SIGMA, the same draws for every optimiser."),
+                min=0.0,
                 rich_help_panel=LANDSCAPE_PANEL,
+                show_default=False,
+                help="Gaussian gradient noise of standard deviation SIGMA (default 0), the same draws for every "
+                "optimiser.",
             ),
-        ] = "0",
+        ] = None,
         start: Annotated[
-            str | None,
+            parse.Numbers | None,
             typer.Option(
                 "--start",
                 metavar="X,Y",
-                help=("Start here instead of the standard starts (one landscape only; inside its domain)."),
+                parser=parse.numbers,
+                rich_help_panel=LANDSCAPE_PANEL,
+                show_default=False,
+                help="Start here instead of the standard starts (one landscape only; inside its domain).",
+            ),
+        ] = None,
+        seed: Annotated[
+            int | None,
+            typer.Option(
+                "--seed",
+                metavar="S",
+                min=0,
+                help="Seed of the gradient noise (default 0).",
                 rich_help_panel=LANDSCAPE_PANEL,
                 show_default=False,
             ),
         ] = None,
-        seed: Annotated[
-            str,
-            typer.Option("--seed", metavar="S", help="Seed of the gradient noise.", rich_help_panel=LANDSCAPE_PANEL),
-        ] = "0",
         sets: Annotated[
-            list[str] | None,
+            list[parse.Override] | None,
             typer.Option(
                 "--set",
                 metavar="OPT.KEY=VALUE",
+                parser=parse.override,
+                rich_help_panel=LANDSCAPE_PANEL,
+                show_default=False,
                 help=(
                     "Override a hyperparameter, repeatable: --set adam.betas=0.9,0.99 --set momentum.momentum=0.95 "
                     "(VALUE: a number, a comma list for a tuple, true/false/none, or a word)."
                 ),
-                rich_help_panel=LANDSCAPE_PANEL,
-                show_default=False,
             ),
         ] = None,
         no_gif: Annotated[
             bool, typer.Option("--no-gif", help="Skip the animations (faster).", rich_help_panel=LANDSCAPE_PANEL)
         ] = False,
         workers: Annotated[
-            str | None,
+            int | None,
             typer.Option(
                 "--workers",
                 metavar="W",
-                help="Worker processes (tasks).",
+                min=1,
+                help="Worker processes (default 1).",
                 rich_help_panel=TASK_PANEL,
                 show_default=False,
             ),
         ] = None,
         epochs: Annotated[
-            str | None,
+            int | None,
             typer.Option(
-                "--epochs", metavar="E", help="Epochs per run.", rich_help_panel=TASK_PANEL, show_default=False
+                "--epochs",
+                metavar="E",
+                min=1,
+                help="Epochs per run (default: the task's).",
+                rich_help_panel=TASK_PANEL,
+                show_default=False,
             ),
         ] = None,
         seeds: Annotated[
-            str | None,
+            int | None,
             typer.Option(
-                "--seeds", metavar="S", help="Seeds per setting.", rich_help_panel=TASK_PANEL, show_default=False
+                "--seeds",
+                metavar="S",
+                min=1,
+                help="Seeds for the chosen and the default rate (default 3).",
+                rich_help_panel=TASK_PANEL,
+                show_default=False,
             ),
         ] = None,
         batch_size: Annotated[
-            str | None,
+            int | None,
             typer.Option(
                 "--batch-size",
-                metavar="B|full|1",
-                help=("Mini-batch size; full: full-batch gradient descent; 1: pure SGD."),
+                metavar="B|full",
+                parser=parse.batch_size,
                 rich_help_panel=TASK_PANEL,
                 show_default=False,
+                help="Mini-batch size (default: the task's, 128); full: full-batch gradient descent; 1: pure SGD.",
             ),
         ] = None,
         schedule: Annotated[
             str | None,
             typer.Option(
                 "--schedule",
-                metavar="NAME",
-                help="Learning-rate schedule.",
+                metavar="NAME[:K=V,...]",
+                parser=parse.schedule,
                 rich_help_panel=TASK_PANEL,
                 show_default=False,
+                help=f"Learning-rate schedule of every run: {', '.join(_schedules())}.",
             ),
         ] = None,
         data_dir: Annotated[
@@ -202,13 +247,19 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--data-dir",
                 metavar="DIR",
-                help="Where the data sets are.",
+                file_okay=False,
+                exists=True,
                 rich_help_panel=TASK_PANEL,
                 show_default=False,
+                help="Where the data sets are (default: $RAVINE_DATA, else ~/.cache/ravine/data).",
             ),
         ] = None,
     ) -> None:
-        options = dict(locals())
+        options = parse.CompareOptions(
+            target=target, optimizers=optimizers, out=out, lr_grid=lr_grid, steps=steps, lr=lr, noise=noise,
+            start=start, seed=seed, overrides=parse.overrides(sets or []), no_gif=no_gif, workers=workers,
+            epochs=epochs, seeds=seeds, batch_size=batch_size, schedule=schedule, data_dir=data_dir,
+        )  # fmt: skip
         console, err = Console(), Console(stderr=True, highlight=False, soft_wrap=True)
         try:
             code = main(options, console)
@@ -226,33 +277,26 @@ def _tasks() -> dict[str, Any]:
     return dict(TASKS)
 
 
-LANDSCAPE_ONLY = ("steps", "lr", "noise", "start", "seed", "sets", "no_gif")
-TASK_ONLY = ("workers", "epochs", "seeds", "batch_size", "schedule", "data_dir")
-DEFAULTS = {"lr": "auto", "noise": "0", "seed": "0", "no_gif": False, "sets": None}
+def _schedules() -> list[str]:
+    from ravine.lab.tasks import schedule
+
+    return schedule.available()
 
 
-def _given(options: dict[str, Any], name: str) -> bool:
-    return options[name] is not None and options[name] != DEFAULTS.get(name) and options[name] != []
-
-
-def _flag(name: str) -> str:
-    return "--set" if name == "sets" else "--" + name.replace("_", "-")
-
-
-def main(options: dict[str, Any], console: Console) -> int:
+def main(options: parse.CompareOptions, console: Console) -> int:
     """Dispatch to the task lab or run the landscape lab; returns the exit status."""
     from ravine.lab import landscapes
 
-    target = options["target"]
+    target = options.target
     tasks = _tasks()
     if target is not None and target in tasks:
-        wrong = [_flag(k) for k in LANDSCAPE_ONLY if _given(options, k)]
+        wrong = options.given(options.LANDSCAPE_ONLY)
         if wrong:
             raise _Bad(
                 f"{', '.join(wrong)} appl{'y' if len(wrong) > 1 else 'ies'} to landscapes, not to task {target!r}"
             )
         return _run_task(target, options, console)
-    wrong = [_flag(k) for k in TASK_ONLY if _given(options, k)]
+    wrong = options.given(options.TASK_ONLY)
     if wrong:
         raise _Bad(f"{', '.join(wrong)} appl{'y' if len(wrong) > 1 else 'ies'} to tasks, not to landscapes")
     if target is not None and target.partition(":")[0] not in landscapes.LANDSCAPES:
@@ -262,23 +306,20 @@ def main(options: dict[str, Any], console: Console) -> int:
     return _run_landscapes(options, console)
 
 
-def _run_task(task: str, options: dict[str, Any], console: Console) -> int:
+def _run_task(task: str, options: parse.CompareOptions, console: Console) -> int:
     from ravine.cli import compare_task
 
-    batch = options["batch_size"]
-    if batch is not None and batch != "full":
-        batch = parse.integer("--batch-size", batch, low=1)
     return compare_task.run(
         task,
-        optimizers=list(parse.names("--optimizers", options["optimizers"])) if options["optimizers"] else None,
-        epochs=parse.integer("--epochs", options["epochs"], low=1) if options["epochs"] else None,
-        seeds=parse.integer("--seeds", options["seeds"], low=1) if options["seeds"] else None,
-        batch_size=batch,
-        lr_grid=parse.grid(options["lr_grid"]) if options["lr_grid"] else None,
-        schedule=options["schedule"],
-        workers=parse.integer("--workers", options["workers"], low=1) if options["workers"] else None,
-        data_dir=options["data_dir"],
-        out=options["out"],
+        optimizers=options.optimizers,
+        epochs=options.epochs,
+        seeds=options.seeds,
+        batch_size=options.batch_size,
+        lr_grid=options.lr_grid,
+        schedule=options.schedule,
+        workers=options.workers,
+        data_dir=options.data_dir,
+        out=options.out,
         console=console,
     )
 
@@ -289,39 +330,36 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
 
     import ravine
     from ravine.cli.compare_tables import landscape_table, overall_table
-    from ravine.lab import landscapes, runs, suite, tuning
+    from ravine.lab import landscapes, outputs, runs, suite, tuning
     from ravine.optim import registry
     from ravine.report import landscape_report
 
     began = time.perf_counter()
-    opts = parse.names("--optimizers", options["optimizers"]) if options["optimizers"] else suite.DEFAULT_OPTIMIZERS
+    opts = options.optimizers or suite.DEFAULT_OPTIMIZERS
     for name in opts:
         registry.entry(name)
     lands = (
-        [landscapes.get(options["target"])]
-        if options["target"]
-        else [landscapes.get(n) for n in landscapes.DEFAULT_SUITE]
+        [landscapes.get(options.target)] if options.target else [landscapes.get(n) for n in landscapes.DEFAULT_SUITE]
     )
-    steps = parse.integer("--steps", options["steps"], low=1) if options["steps"] else None
-    lrs = parse.learning_rates(options["lr"])
-    grid = parse.grid(options["lr_grid"]) if options["lr_grid"] else tuning.DEFAULT_GRID
-    noise = parse.real("--noise", options["noise"])
-    seed = parse.integer("--seed", options["seed"], low=0)
-    sets = parse.overrides(options["sets"] or [])
+    steps, lrs = options.steps, options.lr
+    grid = options.lr_grid or tuning.DEFAULT_GRID
+    noise = options.noise or 0.0
+    seed = options.seed or 0
+    sets = options.overrides
     for name, values in sets.items():
         if name not in opts:
             raise _Bad(f"--set names {name!r}, which is not among the optimizers ({', '.join(opts)})")
         runs.check_overrides(name, values)
     starts = None
-    if options["start"]:
+    if options.start:
         if len(lands) != 1:
             raise _Bad(
                 "--start needs a single landscape (domains differ); name one, e.g. ravine compare bowl --start 1,1"
             )
-        point = parse.numbers("--start", options["start"])
+        point = tuple(options.start)
         lands[0].check_start(point)
         starts = [point]
-    out: Path = options["out"]
+    out = options.out
     results = []
     columns = (TextColumn("{task.description:<28}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
@@ -345,7 +383,7 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
                     on_done=advance,
                 )
             )
-        gif = not options["no_gif"]
+        gif = not options.no_gif
         figs = progress.add_task("figures", total=landscape_report.figure_count(results, gif=gif))
         out.mkdir(parents=True, exist_ok=True)
         settings = {
@@ -361,7 +399,7 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
             "seed": seed,
             "overrides": sets,
         }
-        (out / "results.json").write_text(json.dumps(suite.to_json(results, settings), allow_nan=False, indent=1))
+        before = outputs.previous(out)
         np.savez_compressed(out / "trajectories.npz", **suite.trajectories(results))
         written = landscape_report.write_figures(
             results,
@@ -369,6 +407,10 @@ def _run_landscapes(options: dict[str, Any], console: Console) -> int:
             gif=gif,
             on_written=lambda p: progress.update(figs, advance=1, description=f"figures: {p.name}"),
         )
+        doc = suite.to_json(results, settings)
+        doc["outputs"] = ["trajectories.npz", *outputs.relative(out, written)]
+        (out / "results.json").write_text(json.dumps(doc, allow_nan=False, indent=1))
+        outputs.remove_stale(out, before, doc["outputs"])
     for r in results:
         console.print(landscape_table(r, console.width))
         console.print()

@@ -1,109 +1,146 @@
-"""Parsing ``ravine compare``'s option strings; every function raises ``ValueError`` naming the option."""
+"""``ravine compare``'s options as typed values: the parsers typer calls, and the one object the command builds.
+
+Each parser turns the text of one option into a value (typer passes it with ``parser=``) or raises
+``typer.BadParameter`` saying what the option accepts; typer prefixes the option's name ("Invalid value for '--lr':
+..."). Below the command nothing parses a string again: :class:`CompareOptions` carries the typed values.
+"""
 
 from __future__ import annotations
 
 import ast
 import math
 import re
-from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import typer
 
 from ravine.lab import tuning
 
+Bad = typer.BadParameter
 
-def integer(option: str, text: str, *, low: int) -> int:
-    """``text`` as an integer >= ``low``."""
+
+class Names(tuple):
+    """Comma-separated names, each once (``-o adam,nesterov``)."""
+
+
+class Numbers(tuple):
+    """Comma-separated finite numbers (``--start 1.5,0``)."""
+
+
+class Rates(tuple):
+    """Comma-separated learning rates, each > 0 and finite."""
+
+
+class Override(tuple):
+    """``OPTIMIZER.KEY=VALUE`` as ``(optimizer, key, value)``."""
+
+
+def names(text: str) -> Names:
+    out = tuple(p.strip() for p in text.split(","))
+    if not text.strip() or any(not p for p in out):
+        raise Bad(f"must be a comma-separated list of names, got {text!r}")
+    if len(set(out)) != len(out):
+        raise Bad(f"must not repeat a name, got {text!r}")
+    return Names(out)
+
+
+def numbers(text: str) -> Numbers:
+    return Numbers(_numbers(text, positive=False))
+
+
+def rates(text: str) -> Rates:
+    values = _numbers(text, positive=True)
+    if len(set(values)) != len(values):
+        raise Bad(f"must not repeat a value, got {text!r}")
+    return Rates(values)
+
+
+def learning_rates(text: str) -> Rates | None:
+    """``--lr``: ``auto`` (None: tune over the grid) or the learning rates to run, each > 0."""
+    return None if text.strip().lower() == "auto" else rates(text)
+
+
+def grid(text: str) -> Rates:
+    """``--lr-grid``: ``LOW:HIGH[:PER_DECADE]`` (a log grid) or comma-separated learning rates."""
+    if ":" not in text:
+        return Rates(sorted(set(_numbers(text, positive=True))))
+    parts = text.split(":")
+    if len(parts) not in (2, 3):
+        raise Bad(f"must be LOW:HIGH[:PER_DECADE] or a comma-separated list, got {text!r}")
+    try:
+        low, high = float(parts[0]), float(parts[1])
+        per = int(parts[2], 10) if len(parts) == 3 else 3
+    except ValueError:
+        raise Bad(f"must be LOW:HIGH[:PER_DECADE], numbers LOW, HIGH > 0 and PER_DECADE >= 1, got {text!r}") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low > 0 and high > 0) or per < 1:
+        raise Bad(f"needs finite LOW, HIGH > 0 and PER_DECADE >= 1, got {text!r}")
+    if high < low:
+        raise Bad(f"needs LOW <= HIGH, got {text!r}")
+    return Rates(tuning.log_grid(low, high, per))
+
+
+def batch_size(text: str) -> int | str:
+    """``--batch-size``: ``full`` (full-batch gradient descent) or an integer >= 1."""
+    if text.strip().lower() == "full":
+        return "full"
     try:
         value = int(text, 10)
     except ValueError:
-        raise ValueError(f"{option} must be an integer >= {low}, got {text!r}") from None
-    if value < low:
-        raise ValueError(f"{option} must be an integer >= {low}, got {value}")
+        value = 0
+    if value < 1:
+        raise Bad(f"must be 'full' or an integer >= 1, got {text!r}")
     return value
 
 
-def real(option: str, text: str, *, low: float = 0.0, strict: bool = False) -> float:
-    """``text`` as a finite float >= ``low`` (> ``low`` if ``strict``)."""
-    bound = f"> {low:g}" if strict else f">= {low:g}"
+def schedule(text: str) -> str:
+    """``--schedule``: a recipe of the task lab with options, ``name[:key=value,...]``; checked, kept as text."""
+    from ravine.lab.tasks import schedule as recipes
+
     try:
-        value = float(text)
-    except ValueError:
-        raise ValueError(f"{option} must be a number {bound}, got {text!r}") from None
-    if not math.isfinite(value) or value < low or (strict and value == low):
-        raise ValueError(f"{option} must be a finite number {bound}, got {text!r}")
-    return value
-
-
-def numbers(option: str, text: str, *, positive: bool = False) -> tuple[float, ...]:
-    """A comma-separated list of finite numbers (all > 0 if ``positive``), e.g. ``"0.01,0.1,1"``."""
-    parts = [p.strip() for p in text.split(",")]
-    if not text.strip() or any(not p for p in parts):
-        raise ValueError(f"{option} must be a comma-separated list of numbers, got {text!r}")
-    out = []
-    for p in parts:
-        try:
-            v = float(p)
-        except ValueError:
-            raise ValueError(f"{option} must be a comma-separated list of numbers, got {p!r} in {text!r}") from None
-        if not math.isfinite(v) or (positive and v <= 0):
-            kind = "finite numbers > 0" if positive else "finite numbers"
-            where = "" if len(parts) == 1 else f" in {text!r}"
-            raise ValueError(f"{option} must list {kind}, got {p!r}{where}")
-        out.append(v)
-    return tuple(out)
-
-
-def learning_rates(text: str) -> tuple[float, ...] | None:
-    """``--lr``: ``auto`` (None: tune) or comma-separated learning rates > 0."""
-    if text.strip().lower() == "auto":
-        return None
-    values = numbers("--lr", text, positive=True)
-    if len(set(values)) != len(values):
-        raise ValueError(f"--lr must not repeat a value, got {text!r}")
-    return values
-
-
-def grid(text: str) -> tuple[float, ...]:
-    """``--lr-grid``: ``LOW:HIGH[:PER_DECADE]`` (a log grid) or comma-separated learning rates."""
-    if ":" not in text:
-        return tuple(sorted(set(numbers("--lr-grid", text, positive=True))))
-    parts = text.split(":")
-    if len(parts) not in (2, 3):
-        raise ValueError(f"--lr-grid must be LOW:HIGH[:PER_DECADE] or a comma-separated list, got {text!r}")
-    low = real("--lr-grid LOW", parts[0], strict=True)
-    high = real("--lr-grid HIGH", parts[1], strict=True)
-    per = integer("--lr-grid PER_DECADE", parts[2], low=1) if len(parts) == 3 else 3
-    if high < low:
-        raise ValueError(f"--lr-grid needs LOW <= HIGH, got {text!r}")
-    return tuning.log_grid(low, high, per)
-
-
-def names(option: str, text: str) -> tuple[str, ...]:
-    """A comma-separated list of names, each once."""
-    out = tuple(p.strip() for p in text.split(","))
-    if not text.strip() or any(not p for p in out):
-        raise ValueError(f"{option} must be a comma-separated list of names, got {text!r}")
-    if len(set(out)) != len(out):
-        raise ValueError(f"{option} must not repeat a name, got {text!r}")
-    return out
+        recipes.parse(text)
+    except ValueError as e:
+        raise Bad(str(e)) from None
+    return text.strip()
 
 
 _SET = re.compile(r"^(?P<opt>[A-Za-z_][\w.]*)\.(?P<key>[A-Za-z_]\w*)=(?P<value>.+)$")
 
 
-def overrides(items: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """``--set OPTIMIZER.KEY=VALUE`` items as ``{optimizer: {key: value}}``.
+def override(text: str) -> Override:
+    """``--set OPTIMIZER.KEY=VALUE``; VALUE is a Python literal (``0.9``, ``0.9,0.99`` for a tuple, ``True``,
+    ``None``), ``true``/``false``/``none``, or else a string (``strong_wolfe``)."""
+    m = _SET.match(text.strip())
+    if not m:
+        raise Bad(f"must look like OPTIMIZER.KEY=VALUE (e.g. adam.betas=0.9,0.99), got {text!r}")
+    return Override((m["opt"], m["key"], _literal(m["value"].strip())))
 
-    VALUE is a Python literal (``0.9``, ``0.9,0.99`` for a tuple, ``True``, ``None``), ``true``/``false``/``none``,
-    or else a string (``strong_wolfe``).
-    """
+
+def overrides(items: list[Override]) -> dict[str, dict[str, Any]]:
+    """``--set`` items as ``{optimizer: {key: value}}``."""
     out: dict[str, dict[str, Any]] = {}
-    for item in items:
-        m = _SET.match(item.strip())
-        if not m:
-            raise ValueError(f"--set must look like OPTIMIZER.KEY=VALUE (e.g. adam.betas=0.9,0.99), got {item!r}")
-        out.setdefault(m["opt"], {})[m["key"]] = _literal(m["value"].strip())
+    for opt, key, value in items:
+        out.setdefault(opt, {})[key] = value
     return out
+
+
+def _numbers(text: str, *, positive: bool) -> tuple[float, ...]:
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise Bad(f"must be a comma-separated list of numbers, got {text!r}")
+    out = []
+    for p in parts:
+        try:
+            v = float(p)
+        except ValueError:
+            raise Bad(f"must be a comma-separated list of numbers, got {p!r} in {text!r}") from None
+        if not math.isfinite(v) or (positive and v <= 0):
+            kind = "finite numbers > 0" if positive else "finite numbers"
+            where = "" if len(parts) == 1 else f" in {text!r}"
+            raise Bad(f"must list {kind}, got {p!r}{where}")
+        out.append(v)
+    return tuple(out)
 
 
 def _literal(text: str) -> Any:
@@ -115,3 +152,37 @@ def _literal(text: str) -> Any:
     except (ValueError, SyntaxError):
         return text
     return value
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    """What ``ravine compare`` was asked to do, every value typed; None means "not given" (the target's own
+    default applies, and an option of the other kind of target may not be given)."""
+
+    target: str | None = None
+    optimizers: tuple[str, ...] | None = None
+    out: Path = Path("ravine-out")
+    lr_grid: tuple[float, ...] | None = None
+    # landscapes only
+    steps: int | None = None
+    lr: tuple[float, ...] | None = None  # None: tune over the grid
+    noise: float | None = None
+    start: tuple[float, ...] | None = None
+    seed: int | None = None
+    overrides: dict[str, dict[str, Any]] = field(default_factory=dict)
+    no_gif: bool = False
+    # tasks only
+    workers: int | None = None
+    epochs: int | None = None
+    seeds: int | None = None
+    batch_size: int | str | None = None
+    schedule: str | None = None
+    data_dir: Path | None = None
+
+    LANDSCAPE_ONLY = ("steps", "lr", "noise", "start", "seed", "overrides", "no_gif")
+    TASK_ONLY = ("workers", "epochs", "seeds", "batch_size", "schedule", "data_dir")
+
+    def given(self, names: tuple[str, ...]) -> list[str]:
+        """The command-line flags among ``names`` that were given."""
+        flags = {"overrides": "--set"}
+        return [flags.get(n, "--" + n.replace("_", "-")) for n in names if getattr(self, n) not in (None, False, {})]

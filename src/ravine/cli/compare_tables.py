@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 from rich import box
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from ravine.lab import suite, tuning
 from ravine.lab.suite import LandscapeResult, Record
@@ -52,49 +56,59 @@ def _default(result: LandscapeResult, optimizer: str) -> str:
     return text + f", {_final(recs)}"
 
 
-# Below this console width the behaviour column is left out (it stays in results.json), so that the numbers keep
-# whole columns in an 80-column terminal instead of being wrapped or cut.
-WIDE = 110
-
-
 def landscape_table(result: LandscapeResult, width: int | None = None) -> Table:
     """Optimisers ranked on one landscape by the tuning criterion, tuned beside default learning rate.
 
-    ``width`` is the console's; a narrow one gets the table without its behaviour column.
+    ``width`` is the console's. On a narrow terminal the behaviour and default-lr cells wrap at their spaces
+    (never inside a word); only if the table does not fit even then is the behaviour column left out (it stays
+    in results.json, and the caption says so). The numbers are never cut.
     """
-    wide = width is None or width >= WIDE
+    for behaviour in (True, False):
+        header, rows = _content(result, behaviour=behaviour)
+        wrapping = [i for i, name in enumerate(header) if name in _WRAPPING]
+        widths = {i: max(_cell_width(r[i]) for r in [header, *rows]) for i in wrapping}
+        least = {i: max(_longest_word(r[i]) for r in [header, *rows]) for i in wrapping}
+        table = _table(result, header, rows, widths, behaviour)
+        while width is not None and _width(table) > width and any(widths[i] > least[i] for i in wrapping):
+            i = max(wrapping, key=lambda j: widths[j] - least[j])
+            widths[i] -= 1
+            table = _table(result, header, rows, widths, behaviour)
+        if width is None or _width(table) <= width:
+            return table
+    return table
+
+
+_WRAPPING = ("behaviour", "default lr → reached")
+
+
+def _cell_width(markup: str) -> int:
+    return Text.from_markup(markup).cell_len
+
+
+def _longest_word(markup: str) -> int:
+    return max((Text(w).cell_len for w in Text.from_markup(markup).plain.split()), default=1)
+
+
+def _width(table: Table) -> int:
+    console = Console(file=io.StringIO(), width=10_000)
+    return Measurement.get(console, console.options, table).maximum
+
+
+def _content(result: LandscapeResult, *, behaviour: bool) -> tuple[list[str], list[list[str]]]:
+    """The header and the rows (rich markup) of a landscape's table."""
     land, n = result.landscape, len(result.starts)
     tuned = bool(result.tuning)
-    goal = f"f − f* ≤ {land.tol:g}" if not land.unbounded else f"escape to f ≤ {land.target:g} inside the box"
-    lr_note = f"lr tuned over {len(result.tuning[0].grid)} values" if tuned else "given learning rates"
-    table = Table(
-        title=f"[bold]{land.title}[/]  [dim]{land.illustrates}[/]",
-        caption=f"{result.steps} steps · target {goal} · {n} start{'s' * (n > 1)} · {lr_note}"
-        + (f" · gradient noise σ = {result.noise:g} (seed {result.seed})" if result.noise else "")
-        + ("" if wide else " · behaviour: widen the terminal, or see results.json"),
-        title_justify="left",
-        caption_justify="left",
-        header_style="bold",
-        box=box.SIMPLE_HEAD,
-        pad_edge=False,
-    )
-    table.add_column("#", justify="right", no_wrap=True, min_width=1)
-    table.add_column("optimiser", no_wrap=True)
-    table.add_column("lr", justify="right", no_wrap=True)
-    table.add_column("reached", justify="right", no_wrap=True)
-    table.add_column("escaped at" if land.unbounded else "at step", justify="right", no_wrap=True)
-    table.add_column("final f" if land.unbounded else "f − f*", justify="right", no_wrap=True)
-    if wide:
-        table.add_column("behaviour")
-    if tuned:
-        table.add_column("default lr → reached", no_wrap=True)
+    header = ["#", "optimiser", "lr", "reached", "escaped at" if land.unbounded else "at step",
+              "final f" if land.unbounded else "f − f*"]  # fmt: skip
+    header += ["behaviour"] * behaviour + ["default lr → reached"] * tuned
+    rows: list[list[str]] = []
     for standing in result.standings:
         k = result.optimizers.index(standing.optimizer)
         if tuned:
             recs = result.select(standing.optimizer, "tuned")
             cells = [str(standing.rank), _name(standing.optimizer, k), f"{standing.lr:g}",
                      _reached(standing.score, n), _steps(recs), _final(recs)]  # fmt: skip
-            table.add_row(*cells, *([_behaviour(recs)] if wide else []), _default(result, standing.optimizer))
+            rows.append([*cells, *([_behaviour(recs)] if behaviour else []), _default(result, standing.optimizer)])
             continue
         lrs = sorted({r.lr for r in result.select(standing.optimizer, "given")})
         for i, lr in enumerate(lrs):
@@ -108,7 +122,34 @@ def landscape_table(result: LandscapeResult, width: int | None = None) -> Table:
                 _steps(recs),
                 _final(recs),
             ]
-            table.add_row(*cells, *([_behaviour(recs)] if wide else []))
+            rows.append([*cells, *([_behaviour(recs)] if behaviour else [])])
+    return header, rows
+
+
+def _table(result: LandscapeResult, header: list[str], rows: list[list[str]], widths: dict[int, int],
+           behaviour: bool) -> Table:  # fmt: skip
+    land, n = result.landscape, len(result.starts)
+    goal = f"f − f* ≤ {land.tol:g}" if not land.unbounded else f"escape to f ≤ {land.target:g} inside the box"
+    lr_note = f"lr tuned over {len(result.tuning[0].grid)} values" if result.tuning else "given learning rates"
+    table = Table(
+        title=f"[bold]{land.title}[/]  [dim]{land.illustrates}[/]",
+        caption=f"{result.steps} steps · target {goal} · {n} start{'s' * (n > 1)} · {lr_note}"
+        + (f" · gradient noise σ = {result.noise:g} (seed {result.seed})" if result.noise else "")
+        + ("" if behaviour else " · behaviour: widen the terminal, or see results.json"),
+        title_justify="left",
+        caption_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    for i, name in enumerate(header):
+        if i in widths:
+            table.add_column(name, width=widths[i])
+        else:
+            table.add_column(name, justify="left" if name == "optimiser" else "right", no_wrap=True,
+                             min_width=1 if name == "#" else None)  # fmt: skip
+    for row in rows:
+        table.add_row(*row)
     return table
 
 

@@ -18,24 +18,25 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ravine.lab import outputs
 from ravine.lab.data import DataError
-from ravine.lab.tasks import TASKS, Event, Protocol, RunFailed, RunStore, Task, TaskData, compare
+from ravine.lab.tasks import TASKS, Event, Protocol, RunFailed, RunStore, Task, TaskData, compare, protocol
 from ravine.report import task_plots
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-DEFAULT_OPTIMIZERS = ("nesterov", "adagrad", "rmsprop", "adam")
+DEFAULT_OPTIMIZERS = protocol.DEFAULT_OPTIMIZERS
 
 
 def run(
     task: str,
     *,
-    optimizers: str | Sequence[str] | None = None,
+    optimizers: Sequence[str] | None = None,
     epochs: int | None = None,
     seeds: int | None = 3,
     batch_size: int | str | None = None,
-    lr_grid: str | Sequence[float | str] | None = None,
+    lr_grid: Sequence[float] | None = None,
     schedule: str | None = None,
     workers: int | None = 1,
     data_dir: str | os.PathLike | None = None,
@@ -45,14 +46,17 @@ def run(
 ) -> int:
     """Compare ``optimizers`` on ``task`` and write the results to ``out``; returns the exit code.
 
+    The values are typed (the command line parsed them); what they may be is checked here, once, by
+    :class:`ravine.lab.tasks.Protocol`.
+
     Args:
         task: a name from :data:`ravine.lab.tasks.TASKS`.
-        optimizers: names, as a sequence or one comma-separated string (default: SGD with Nesterov momentum,
-            Adagrad, RMSProp and Adam, the optimisers of the Adam paper's comparisons).
-        epochs: passes over the training data (default: the task's).
+        optimizers: registry names (default: SGD with Nesterov momentum, Adagrad, RMSProp and Adam, the
+            optimisers of the Adam paper's comparisons).
+        epochs: passes over the training data (>= 1; default: the task's).
         seeds: seeds for the chosen and the default learning rate (>= 1; default 3).
         batch_size: ``"full"``, ``1`` or any positive size (default: the task's, 128).
-        lr_grid: learning rates (> 0), as a sequence or a comma-separated string (default: the task's grid).
+        lr_grid: learning rates (> 0; default: the task's grid).
         schedule: a learning-rate schedule spec (``cosine``) applied to every optimiser, or None.
         workers: worker processes (>= 1; default 1).
         data_dir: directory holding the data sets (default: ``$RAVINE_DATA``, else the cache).
@@ -72,18 +76,18 @@ def run(
         if the_task is None:
             raise ValueError(f"unknown task {task!r}; known: {', '.join(TASKS)}")
         if data_dir is not None and not Path(data_dir).expanduser().is_dir():
-            raise ValueError(f"--data-dir {data_dir} does not exist or is not a directory")
+            raise ValueError(f"data_dir {data_dir} does not exist or is not a directory")
         protocol = Protocol(
-            optimizers=tuple(_names(optimizers)),
-            lr_grid=None if lr_grid is None else tuple(_floats(lr_grid)),
-            seeds=_int("--seeds", seeds),
-            epochs=None if epochs is None else _int("--epochs", epochs),
-            batch_size=_batch(batch_size),
+            optimizers=optimizers,
+            lr_grid=None if lr_grid is None else tuple(lr_grid),
+            seeds=seeds,
+            epochs=epochs,
+            batch_size=batch_size,
             schedule=schedule,
             subset=subset,
         )
         if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"--workers must be an integer >= 1, got {workers!r}")
+            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
     except ValueError as e:
         return _error(console, e, EXIT_USAGE)
     try:
@@ -131,14 +135,19 @@ def _load(task: Task, data_dir: str | os.PathLike | None, console: Console) -> T
 
 
 def write(results: dict[str, Any], out_dir: Path) -> None:
-    """``results.json`` (written atomically), ``learning_curves.png`` and ``lr_sensitivity.png``."""
+    """``learning_curves.png``, ``lr_sensitivity.png`` and ``results.json`` (written atomically, last, listing
+    the figures); the figures a previous comparison left in ``out_dir`` and this one did not rewrite are removed."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    before = outputs.previous(out_dir)
+    figures = {"learning_curves.png": task_plots.learning_curves, "lr_sensitivity.png": task_plots.lr_sensitivity}
+    for name, draw in figures.items():
+        task_plots.save(draw(results), out_dir / name)
+    results = {**results, "outputs": list(figures)}
     tmp = out_dir / f".results-{os.getpid()}.json"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(results, f, indent=1, allow_nan=False)
     os.replace(tmp, out_dir / "results.json")
-    task_plots.save(task_plots.learning_curves(results), out_dir / "learning_curves.png")
-    task_plots.save(task_plots.lr_sensitivity(results), out_dir / "lr_sensitivity.png")
+    outputs.remove_stale(out_dir, before, results["outputs"])
 
 
 def table(results: dict[str, Any]) -> Table:
@@ -256,48 +265,3 @@ def _final(record: dict[str, Any]) -> str:
     if acc is not None:
         return f"acc {acc:.4f}"
     return "loss -" if loss is None else f"loss {loss:.4g}"
-
-
-def _names(optimizers: str | Sequence[str]) -> list[str]:
-    items = [optimizers] if isinstance(optimizers, str) else list(optimizers)
-    names = [n.strip() for item in items for n in str(item).split(",") if n.strip()]
-    if not names:
-        raise ValueError("--optimizers needs at least one optimiser name")
-    return names
-
-
-def _floats(grid: str | Sequence[float | str]) -> list[float]:
-    items = grid.split(",") if isinstance(grid, str) else [x for g in grid for x in str(g).split(",")]
-    out = []
-    for item in (str(i).strip() for i in items):
-        if not item:
-            continue
-        try:
-            out.append(float(item))
-        except ValueError:
-            raise ValueError(f"--lr-grid values must be numbers, got {item!r}") from None
-    if not out:
-        raise ValueError("--lr-grid needs at least one learning rate")
-    for lr in out:
-        if not lr > 0 or lr == float("inf"):
-            raise ValueError(f"--lr-grid values must be positive and finite, got {lr:g}")
-    return out
-
-
-def _int(flag: str, value: Any) -> int:
-    try:
-        n = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{flag} must be an integer >= 1, got {value!r}") from None
-    if n < 1 or n != float(value):
-        raise ValueError(f"{flag} must be an integer >= 1, got {value!r}")
-    return n
-
-
-def _batch(value: int | str | None) -> int | str | None:
-    if value is None or value == "full":
-        return value
-    try:
-        return _int("--batch-size", value)
-    except ValueError:
-        raise ValueError(f"--batch-size must be 'full' or an integer >= 1, got {value!r}") from None

@@ -17,10 +17,13 @@ EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
 
 
 def register(app: typer.Typer) -> None:
-    @app.command()
+    from ravine.cli import style
+
+    @app.command(cls=style.Command)
     def doctor(
         log: Annotated[
-            Path, typer.Argument(help="a .jsonl or .csv log, a TensorBoard event file, or a folder of them")
+            Path,
+            typer.Argument(metavar="LOG", help="a .jsonl or .csv log, a TensorBoard event file, or a folder of them"),
         ],
         json_out: Annotated[
             Path | None, typer.Option("--json", help="write the findings and skipped checks as JSON")

@@ -257,7 +257,9 @@ def download(
     """Download data set ``name`` (its first layout) into ``<dir>/<name>/`` and verify every file.
 
     Files already present and correct are kept. Each download goes to a temporary file that is renamed into
-    place only after its size and SHA256 match, so a failed or corrupt download never leaves a file behind.
+    place only after its size and SHA256 match, so a failed or corrupt download never leaves a file behind. A
+    data set folder that did not exist is filled under a temporary name and moved into place only when every
+    file is verified: a failed download (no network, say) leaves no folder, not even an empty one.
 
     Args:
         name: a data set name (see :data:`DATASETS`).
@@ -274,20 +276,40 @@ def download(
     ds = dataset(name)
     base, _ = root(data_dir)
     folder = base / ds.name
-    folder.mkdir(parents=True, exist_ok=True)
-    out: dict[str, Path] = {}
-    for f in ds.layouts[0]:
-        dest = folder / f.name
-        if dest.is_file():
+    created = [d for d in (folder, *folder.parents) if not d.exists()][::-1][:-1]  # new parents, outermost first
+    staging = None
+    try:
+        if folder.is_dir():
+            target = folder
+        else:
+            base.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{ds.name}.partial-", dir=base))
+            target = staging
+        names = []
+        for f in ds.layouts[0]:
+            dest = target / f.name
+            names.append(f.name)
+            if dest.is_file():
+                try:
+                    verify(dest, f)
+                    continue
+                except DataError:
+                    dest.unlink()
+            urls = (mirror.rstrip("/") + "/" + f.name,) if mirror else f.urls
+            _fetch_one(f, urls, dest, fetch)
+        if staging is not None:
+            os.replace(staging, folder)
+            staging = None
+    except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        for d in reversed(created):
             try:
-                verify(dest, f)
-                out[f.name] = dest
-                continue
-            except DataError:
-                dest.unlink()
-        urls = (mirror.rstrip("/") + "/" + f.name,) if mirror else f.urls
-        out[f.name] = _fetch_one(f, urls, dest, fetch)
-    return out
+                d.rmdir()
+            except OSError:
+                break
+        raise
+    return {n: folder / n for n in names}
 
 
 def _fetch_one(f: DataFile, urls: tuple[str, ...], dest: Path, fetch: Fetcher) -> Path:

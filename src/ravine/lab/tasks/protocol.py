@@ -26,6 +26,8 @@ from ravine.lab.tasks.spec import RunSpec
 from ravine.optim import registry
 
 TUNING_SEED = 0
+# SGD with Nesterov momentum, Adagrad, RMSProp and Adam: the optimisers of the Adam paper's comparisons.
+DEFAULT_OPTIMIZERS = ("nesterov", "adagrad", "rmsprop", "adam")
 
 
 @dataclass(frozen=True)
