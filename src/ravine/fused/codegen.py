@@ -159,9 +159,12 @@ def _emit(graph: Graph, slots: Sequence[str], outputs: Mapping[str, Sym], T: str
                 pre.append(f"const {ct} s{s.idx} = *({ct}*)ptrs[t * {W} + {slot[name]}];")
         else:
             pre.append(f"const {ct} s{s.idx} = {_expr(s, sname, ctype_of)};")
+    # a 0-dim state is stored in its slot's own dtype: a rule may set a float32 state from double arithmetic
+    # (ASGD's eta)
+    stored = {s.attr: s.dtype for s in graph.nodes if s.op == "input" and s.kind == "scalar"}
     for k, s in outputs.items():
         if s.kind == "scalar":
-            ct = CTYPE[s.dtype]
+            ct = CTYPE[stored[k]]
             pre.append(f"*({ct}*)ptrs[t * {W} + {slot[k]}] = ({ct}){sname(s)};")
     for idx, j in carry_pos.items():
         pre.append(f"scratch[t * {len(carried)} + {j}] = (double)s{idx};")

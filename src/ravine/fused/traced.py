@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ravine.fused.trace import Graph, Sym
-from ravine.rules.base import ElementwiseRule, segment_math
+from ravine.rules.base import ElementwiseRule, is_final, segment_math
 
 
 class TraceHyper(Mapping):
@@ -105,8 +105,9 @@ def trace_step(
     p = graph.input("p", "elem", dtype)
     g = graph.input("g", "elem", dtype)
     inputs = dict(st)
-    delta = segment_math(rules, g, p, st, group, h, red, first=True, last=True)
-    outputs = {"p": p - delta}
+    result = segment_math(rules, g, p, st, group, h, red, first=True, last=True)
+    # a final rule's result is the new parameter (ravine.rules.base.Rule.final), anything else the step to subtract
+    outputs = {"p": result if is_final(rules) else p - result}
     outputs.update({k: v for k, v in st.items() if v is not inputs[k]})
     slots = ("p", "g", *elem_keys, *scalar_keys)
     return Traced(graph, dtype, slots, outputs, tuple(h.leaves), tuple(red_order))
