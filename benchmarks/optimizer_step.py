@@ -46,6 +46,10 @@ CASES: dict[str, tuple[str, dict, int, bool]] = {
     "adam": ("Adam", {"lr": 1e-4}, 28, True),
     "adamw": ("AdamW", {"lr": 1e-4}, 28, True),
     "nadam": ("NAdam", {"lr": 1e-4}, 28, False),
+    "adamax": ("Adamax", {"lr": 1e-4}, 28, False),
+    "radam": ("RAdam", {"lr": 1e-4}, 28, False),
+    "asgd": ("ASGD", {"lr": 1e-4}, 20, False),  # p, g, ax in; p, ax out
+    "rprop": ("Rprop", {"lr": 1e-4}, 28, False),  # p, g, prev, step_size in; p, prev, step_size out
 }
 
 

@@ -17,10 +17,12 @@ import torch
 SHAPES = [(), (7,), (13, 5), (3, 4, 5)]
 
 
-def make_problem(dtype: torch.dtype, seed: int = 0) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, ...]]]:
+def make_problem(
+    dtype: torch.dtype, seed: int = 0, shapes: list[tuple[int, ...]] | None = None
+) -> tuple[list[torch.Tensor], list[tuple[torch.Tensor, ...]]]:
     g = torch.Generator().manual_seed(seed)
     params, data = [], []
-    for shape in SHAPES:
+    for shape in SHAPES if shapes is None else shapes:
         p0 = torch.randn(shape, generator=g, dtype=torch.float64)
         w = 0.5 + torch.rand(shape, generator=g, dtype=torch.float64)
         side = torch.where(torch.rand(shape, generator=g, dtype=torch.float64) < 0.5, -1.0, 1.0)
@@ -47,21 +49,26 @@ def run(
     groups: bool = False,
     scheduler: bool = False,
     seed: int = 0,
+    shapes: list[tuple[int, ...]] | None = None,
 ) -> tuple[list[torch.Tensor], torch.optim.Optimizer]:
     """Run ``cls(params, **kwargs)`` for ``steps`` steps from the seeded start; returns final parameters and optimiser.
 
     ``groups``: two parameter groups, the second with a third of the learning rate.
-    ``scheduler``: torch's StepLR halves the learning rate every 70 steps (an lr changed mid-run by torch).
+    ``scheduler``: torch's StepLR halves the learning rate every ``steps // 3`` steps (70 in a 210-step run): an
+    lr changed mid-run by torch.
     With ``maximize=True`` in kwargs the objective is negated, so the run follows the minimising trajectory.
+    ``shapes``: the parameters' shapes (default :data:`SHAPES`).
     """
-    init, data = make_problem(dtype, seed)
+    # a tensor lr is the caller's: torch's schedulers write into it (fill_), so every run gets its own copy
+    kwargs = {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()}
+    init, data = make_problem(dtype, seed, shapes)
     params = [p.clone().requires_grad_() for p in init]
     if groups:
         lr = kwargs.get("lr", inspect.signature(cls).parameters["lr"].default)
         opt = cls([{"params": params[:2]}, {"params": params[2:], "lr": lr / 3}], **kwargs)
     else:
         opt = cls(params, **kwargs)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=70, gamma=0.5) if scheduler else None
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, steps // 3), gamma=0.5) if scheduler else None
     sign = -1.0 if kwargs.get("maximize") else 1.0
     for _ in range(steps):
         opt.zero_grad()
@@ -131,4 +138,77 @@ CASES = {
         {"lr": 0.01, "weight_decay": 0.05, "decoupled_weight_decay": True},
         {"lr": 0.01, "maximize": True},
     ],
+    # The rest of torch.optim: optim_db's optim_inputs_func_* for CPU, plus a case that changes every option.
+    "Adamax": [
+        {},
+        {"lr": 0.1},
+        {"weight_decay": 0.1},
+        {"lr": 0.01, "betas": (0.8, 0.99), "eps": 1e-6},
+        {"maximize": True},
+        {"weight_decay": 0.1, "maximize": True},
+        {"lr": 0.01},
+    ],
+    "RAdam": [
+        {},
+        {"lr": 2e-3},
+        {"eps": 1e-6},
+        {"weight_decay": 0.1},
+        {"weight_decay": 0.1, "decoupled_weight_decay": True},
+        {"lr": 0.01, "betas": (0.9, 0.6)},  # rho_inf = 4: the rectified step never switches on
+        {"weight_decay": 0.1, "maximize": True},
+        {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True, "betas": (0.8, 0.99), "maximize": True},
+        {"lr": 0.01, "betas": (0.8, 0.99)},
+    ],
+    "ASGD": [
+        {},
+        {"lambd": 0.1},
+        {"lr": 0.02},
+        {"t0": 100},  # averaging starts within the run
+        {"maximize": True},
+        {"weight_decay": 0.1},
+        {"weight_decay": 0.1, "maximize": True},
+        {"lr": 0.02, "lambd": 0.01, "alpha": 0.5, "t0": 20, "weight_decay": 0.05, "maximize": True},
+        {"lr": 0.005, "t0": 1},
+    ],
+    "Rprop": [
+        {},
+        {"lr": 2e-4},
+        {"etas": (0.5, 1.5)},
+        {"step_sizes": (2e-6, 100)},
+        {"maximize": True},
+        {"lr": 1e-3, "etas": (0.3, 1.1), "step_sizes": (1e-4, 0.5), "maximize": True},
+        {"lr": 0.1},
+    ],
+}
+
+# Optimisers that are not elementwise (no fused kernel): their option matrix and the shapes they run on.
+MATRIX_SHAPES = [(7, 5), (4, 9), (6, 6), (1, 3)]
+NON_ELEMENTWISE = {
+    "Adafactor": (
+        SHAPES,  # a scalar and a vector (the unfactored second moment), a matrix, a stack of matrices
+        [
+            {},
+            {"weight_decay": 0.1, "lr": 0.01},
+            {"weight_decay": 0.1, "maximize": True},
+            {"beta2_decay": -1.0},
+            {"d": 1.5},
+            {"lr": torch.tensor(0.02)},
+            {"lr": 0.1, "eps": (1e-30, 1e-2), "d": 1.2, "weight_decay": 0.01},
+            {"lr": 0.05},
+        ],
+    ),
+    "Muon": (
+        MATRIX_SHAPES,
+        [
+            {},
+            {"lr": 0.01},
+            {"lr": torch.tensor(0.001)},
+            {"weight_decay": 0.2},
+            {"momentum": 0.8},
+            {"ns_steps": 6},
+            {"ns_coefficients": (3.4, -4.7, 2.0)},
+            {"lr": 0.02, "nesterov": False, "adjust_lr_fn": "match_rms_adamw", "eps": 1e-5, "momentum": 0.9},
+            {"lr": 0.02, "adjust_lr_fn": "original"},
+        ],
+    ),
 }

@@ -56,6 +56,17 @@ def test_one_landscape_with_given_learning_rates_draws_the_effects(tmp_path: Pat
     assert not (tmp_path / "bowl-paths.gif").exists()
 
 
+def test_the_rest_of_torch_optim_runs_on_a_landscape(tmp_path: Path) -> None:
+    own = {"adamax": "betas", "radam": "decoupled_weight_decay", "asgd": "lambd", "rprop": "etas",
+           "adafactor": "beta2_decay"}  # fmt: skip
+    res = invoke("rosenbrock", "-o", ",".join(own), "--lr", "1e-3", "--steps", "20", "--no-gif", "--out", str(tmp_path))
+    assert res.exit_code == 0, res.output
+    records = json.loads((tmp_path / "results.json").read_text())["records"]
+    assert sorted({r["optimizer"] for r in records}) == sorted(own)
+    for r in records:
+        assert own[r["optimizer"]] in r["hyperparameters"] and not r["diverged"] and r["gap"] < 30
+
+
 def test_overrides_noise_and_start_reach_the_records(tmp_path: Path) -> None:
     res = invoke("saddle", "-o", "momentum,torch.Adam", "--lr", "0.1", "--steps", "30", "--noise", "0.01",
                  "--seed", "3", "--start", "1.5,0", "--set", "momentum.momentum=0.5",
@@ -88,6 +99,8 @@ def test_overrides_noise_and_start_reach_the_records(tmp_path: Path) -> None:
      (["bowl", "--epochs", "3"], "--epochs applies to tasks, not to landscapes"),
      (["--start", "1,1"], "--start needs a single landscape"),
      (["ravine:kappa=0.5"], "kappa must be > 1"),
+     (["rosenbrock", "-o", "adam,muon"], "muon has nothing to act on in a landscape"),
+     (["rosenbrock", "-o", "torch.Muon"], "torch.Muon has nothing to act on in a landscape"),
      (["bowl", "--bogus"], "No such option: --bogus"),
      (["mnist-logreg", "--batch-size", "half"], "'--batch-size': must be 'full' or an integer >= 1, got 'half'"),
      (["mnist-logreg", "--schedule", "warp"], "'--schedule': unknown schedule 'warp'"),

@@ -16,11 +16,15 @@ import ravine
 from ravine.fused import build
 from ravine.rules import (
     add_decayed_weights,
+    add_weight_decay,
+    averaged_step,
     clip_by_global_norm,
     clip_by_value,
     heavy_ball,
+    rprop_step,
     scale_by_adagrad,
     scale_by_adam,
+    scale_by_radam,
     scale_by_rms,
 )
 from trajectories import CASES, run
@@ -39,6 +43,10 @@ CHAINS = {
     "adagrad-eps-inside+zeros-momentum": lambda: ravine.chain(
         scale_by_adagrad(eps_in_sqrt=True, initial_accumulator_value=0.1), heavy_ball(0.5, dampening=0.3, init="zeros")
     ),
+    # final rules (they return the new parameter) after other rules, and after a reduction
+    "clip-value+radam+decay": lambda: ravine.chain(clip_by_value(0.5), scale_by_radam(), add_decayed_weights(0.1)),
+    "decay+asgd-averaging-early": lambda: ravine.chain(add_weight_decay(0.01), averaged_step(t0=10, lambd=0.01)),
+    "clip-norm+rprop": lambda: ravine.chain(clip_by_global_norm(0.5), rprop_step(etas=(0.4, 1.3))),
 }
 
 

@@ -10,9 +10,24 @@ from ravine.lab import landscapes as L
 from ravine.lab import runs
 from ravine.optim import registry
 
-# every registry optimiser that runs batched, and torch.optim classes with their own layouts
-BATCHED = [n for n in registry.names() if n != "lbfgs"] + ["torch.SGD", "torch.Adam", "torch.Adamax", "torch.Rprop"]
-LAYOUTS = {"sgd": "rows", "adam": "rows", "lbfgs": "single", "torch.Adam": "rows", "torch.Adafactor": "leaves"}
+# every registry optimiser that runs batched (Muon takes no landscape), and torch.optim classes with their layouts
+BATCHED = [n for n in registry.names() if n not in ("lbfgs", "muon")] + [
+    "torch.SGD",
+    "torch.Adam",
+    "torch.Adamax",
+    "torch.Rprop",
+    "torch.Adafactor",
+]
+LAYOUTS = {
+    "sgd": "rows",
+    "adam": "rows",
+    "lbfgs": "single",
+    "torch.Adam": "rows",
+    "torch.Adafactor": "leaves",
+    "adafactor": "leaves",  # its second moment is factored over a tensor's rows and columns
+    "asgd": "rows",
+    "rprop": "rows",
+}
 
 
 def same(a: runs.Trajectory, b: runs.Trajectory) -> bool:
@@ -26,15 +41,24 @@ def test_batched_runs_equal_runs_alone_bit_for_bit(name: str, landscape: str, no
     runs that diverge (lr 0.5 on Rosenbrock) or end early by escaping the saddle."""
     land = L.get(landscape)
     lrs = [1e-3, 1e-2, 0.5]
-    rows = runs.run(land, name, lrs, land.x0, 25, noise=noise, seed=3, force_layout="rows")
-    leaves = runs.run(land, name, lrs, land.x0, 25, noise=noise, seed=3, force_layout="leaves")
+    # "rows" shares one tensor between runs: only for optimisers that update each element on its own
+    probe = registry.build(name, [torch.zeros(land.dim, dtype=torch.float64, requires_grad=True)])
+    layouts = ["rows", "leaves"] if runs.layout(probe) == "rows" else ["leaves"]
+    batched = [runs.run(land, name, lrs, land.x0, 25, noise=noise, seed=3, force_layout=k) for k in layouts]
     alone = runs.run(land, name, lrs, land.x0, 25, noise=noise, seed=3, force_layout="single")
-    for i in range(len(lrs)):
-        for j in range(len(land.x0)):
-            assert same(rows.runs[i][j], alone.runs[i][j]), (name, lrs[i], j)
-            assert same(leaves.runs[i][j], alone.runs[i][j]), (name, lrs[i], j)
-            assert rows.runs[i][j].evaluations == alone.runs[i][j].evaluations
-    assert rows.hyperparameters == alone.hyperparameters
+    for b in batched:
+        for i in range(len(lrs)):
+            for j in range(len(land.x0)):
+                assert same(b.runs[i][j], alone.runs[i][j]), (name, b.layout, lrs[i], j)
+                assert b.runs[i][j].evaluations == alone.runs[i][j].evaluations
+        assert b.hyperparameters == alone.hyperparameters
+
+
+def test_muon_is_refused_with_the_reason() -> None:
+    """A landscape's point is a vector: Muon (2-D weight matrices only) says so instead of failing deep inside."""
+    for name in ("muon", "torch.Muon"):
+        with pytest.raises(ValueError, match=r"2-D parameters only.*AdamW"):
+            runs.run(L.rosenbrock(), name, [0.01], L.rosenbrock().x0, 5)
 
 
 def test_runs_end_at_divergence_and_at_an_escape() -> None:

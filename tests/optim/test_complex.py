@@ -16,6 +16,10 @@ import ravine
         ("Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
         ("RMSprop", {"lr": 0.01, "centered": True, "momentum": 0.5}),
         ("NAdam", {"lr": 0.01}),
+        ("Adamax", {"lr": 0.01, "weight_decay": 0.01}),
+        ("RAdam", {"lr": 0.01, "weight_decay": 0.01, "decoupled_weight_decay": True}),
+        ("ASGD", {"lr": 0.01, "t0": 10, "weight_decay": 0.01}),
+        ("Rprop", {"lr": 0.01}),  # each of the real and imaginary parts starts with its own step size lr
     ],
 )
 def test_complex_matches_torch(name: str, kwargs: dict, fused: bool | None) -> None:

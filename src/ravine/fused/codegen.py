@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from ravine.fused.trace import Graph, Sym
-from ravine.rules.base import ElementwiseRule, segment_math
+from ravine.rules.base import ElementwiseRule, is_final, segment_math
 
 CTYPE = {"f32": "float", "f64": "double", "bool": "int"}
 DTYPE_NAME = {torch.float32: "f32", torch.float64: "f64"}
@@ -119,11 +119,13 @@ def trace(
     p = graph.input("p", "elem", T)
     g = graph.input("g", "elem", T)
     inputs = dict(st)
-    delta = segment_math(rules, g, p, st, group, h, red, first=True, last=True)
-    outputs = {"p": p - delta}
+    result = segment_math(rules, g, p, st, group, h, red, first=True, last=True)
+    # a final rule's result is the new parameter (ravine.rules.base.Rule.final), anything else the step to subtract
+    outputs = {"p": result if is_final(rules) else p - result}
     outputs.update({k: v for k, v in st.items() if v is not inputs[k]})
     slots = ("p", "g", *elem_keys, *scalar_keys)
-    source, carried = _emit(graph, slots, outputs, T, len(h.leaves), len(red_order))
+    stored = {k: v.dtype for k, v in inputs.items()}
+    source, carried = _emit(graph, slots, outputs, stored, T, len(h.leaves), len(red_order))
     return KernelSpec(source, slots, tuple(h.leaves), tuple(red_order), carried)
 
 
@@ -190,7 +192,15 @@ def _expr(s: Sym, name: Any, ctype_of: Any) -> str:
     raise TypeError(f"no C for op {op!r}")
 
 
-def _emit(graph: Graph, slots: Sequence[str], outputs: Mapping[str, Sym], T: str, n_hyper: int, n_red: int):
+def _emit(
+    graph: Graph,
+    slots: Sequence[str],
+    outputs: Mapping[str, Sym],
+    stored: Mapping[str, str],
+    T: str,
+    n_hyper: int,
+    n_red: int,
+):
     need = _needed(outputs)
     nodes = [s for s in graph.nodes if s.idx in need]
     TT = CTYPE[T]
@@ -230,7 +240,8 @@ def _emit(graph: Graph, slots: Sequence[str], outputs: Mapping[str, Sym], T: str
             pre.append(f"const {ct} s{s.idx} = {_expr(s, sname, ctype_of)};")
     for k, s in outputs.items():
         if s.kind == "scalar":
-            ct = CTYPE[s.dtype]
+            # stored in the slot's own dtype: a rule may set a float32 state from double arithmetic (ASGD's eta)
+            ct = CTYPE[stored[k]]
             pre.append(f"*({ct}*)ptrs[t * {W} + {slot[k]}] = ({ct}){sname(s)};")
     for idx, j in carry_pos.items():
         pre.append(f"scratch[t * {len(carried)} + {j}] = (double)s{idx};")

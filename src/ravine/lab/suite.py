@@ -212,7 +212,11 @@ def _check(
     if len(set(optimizers)) != len(optimizers):
         raise ValueError(f"optimizers must not repeat a name, got {list(optimizers)}")
     for name in optimizers:
-        registry.entry(name)
+        if registry.entry(name).matrices_only:
+            raise ValueError(
+                f"{name} has nothing to act on in a landscape: a landscape's point is a vector, not a weight "
+                f"matrix. {registry.MATRICES_ONLY_ADVICE}"
+            )
         runs.check_overrides(name, overrides.get(name, {}))
     for name in overrides:
         if name not in optimizers:

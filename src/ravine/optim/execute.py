@@ -18,7 +18,7 @@ from torch import Tensor
 
 from ravine.fused import build, codegen
 from ravine.fused.plan import Plan, distinct_groups, launch
-from ravine.rules.base import Chain, ElementwiseRule, Rule, scalar_dtype, segment_math, write_back
+from ravine.rules.base import Chain, ElementwiseRule, Rule, is_final, scalar_dtype, segment_math, write_back
 
 
 @dataclass
@@ -70,6 +70,11 @@ def gather(optimizer: Any) -> Batch:
                 raise RuntimeError(
                     f"{type(optimizer).__name__} does not support sparse gradients (parameter of shape "
                     f"{tuple(p.shape)}); use dense gradients, e.g. nn.Embedding(sparse=False)"
+                )
+            if p.is_complex() and not rule.supports_complex:
+                raise RuntimeError(
+                    f"{type(optimizer).__name__} does not support complex parameters (got a {p.dtype} parameter of "
+                    f"shape {tuple(p.shape)}; only real floating-point parameters are allowed)"
                 )
             state = optimizer.state[p]
             if "step" not in state or any(k not in state for k in keys):
@@ -146,7 +151,10 @@ def _general_step(optimizer: Any) -> dict[str, int]:
             updates = seg.rules[0].update(updates, b.params, b.states, b.groups)
             if last:
                 for p, u, group in zip(b.params, updates, b.groups, strict=True):
-                    p.sub_(u * group["lr"])
+                    if seg.rules[0].final:
+                        p.copy_(u)  # a final rule returns the new value (ravine.rules.base.Rule.final)
+                    else:
+                        p.sub_(u * group["lr"])
             continue
         reductions: dict[int, dict] = {}
         if seg.reducing:
@@ -155,6 +163,7 @@ def _general_step(optimizer: Any) -> dict[str, int]:
         optimizer._last_reductions = reductions
         first = not first_done
         first_done = True
+        final = is_final(seg.rules)
         fused_mask = [False] * len(b.params)
         if len(segs) == 1 and optimizer.fused is not False:
             fused_mask = _run_fused(optimizer, seg, b, reductions)
@@ -167,11 +176,15 @@ def _general_step(optimizer: Any) -> dict[str, int]:
             r = segment_math(seg.rules, u, p, values, group, group, reductions, first=first, last=last)
             write_back(st, values)
             if last:
-                p.sub_(r)
+                if final:
+                    p.copy_(r)
+                else:
+                    p.sub_(r)
             out.append(r)
         counts["fused"] += sum(fused_mask)
-        counts["reference"] += len(fused_mask) - sum(fused_mask)
         updates = out
+    # per parameter: only a single-segment chain is ever fused, so every other parameter took the reference path
+    counts["reference"] = len(b.params) - counts["fused"]
     return counts
 
 

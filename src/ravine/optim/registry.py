@@ -23,6 +23,7 @@ class Entry:
     cls: type
     settings: dict[str, Any] = field(default_factory=dict)
     summary: str = ""
+    matrices_only: bool = False  # Muon: every parameter must be a 2-D weight matrix
 
     @property
     def default_lr(self) -> float:
@@ -49,7 +50,19 @@ OPTIMIZERS: dict[str, Entry] = {
         {"max_iter": 1, "max_eval": 25, "history_size": 10, "line_search_fn": "strong_wolfe"},
         "L-BFGS, memory 10, one strong-Wolfe iteration per step (step needs a closure)",
     ),
+    "adamax": Entry(optim.Adamax, {}, "Adamax (Adam with the infinity norm)"),
+    "radam": Entry(optim.RAdam, {}, "RAdam (Adam with a rectified, warmed-up variance)"),
+    "asgd": Entry(optim.ASGD, {}, "averaged SGD (decaying step; the average is in state['ax'])"),
+    "rprop": Entry(optim.Rprop, {}, "Rprop (per-coordinate steps from gradient signs; lr is the first step)"),
+    "adafactor": Entry(optim.Adafactor, {}, "Adafactor (factored second moment, step relative to |p|)"),
+    "muon": Entry(optim.Muon, {}, "Muon (orthogonalised momentum; 2-D weight matrices only)", matrices_only=True),
 }
+
+MATRICES_ONLY_ADVICE = (
+    "Muon orthogonalises the update of a weight matrix, so it takes 2-D parameters only; torch's recipe is Muon "
+    "for the hidden layers' matrices and AdamW for the rest (biases, gains, embeddings, the output layer): "
+    "see README, 'When to choose which'"
+)
 
 
 def names() -> list[str]:
@@ -63,7 +76,7 @@ def entry(name: str) -> Entry:
         cls = getattr(torch.optim, name[len("torch.") :], None)
         if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
             raise ValueError(f"unknown optimizer {name!r}: torch.optim has no optimiser {name[6:]!r}")
-        return Entry(cls, {}, f"torch.optim.{cls.__name__}")
+        return Entry(cls, {}, f"torch.optim.{cls.__name__}", matrices_only=cls.__name__ == "Muon")
     try:
         return OPTIMIZERS[name]
     except KeyError:
@@ -75,4 +88,12 @@ def entry(name: str) -> Entry:
 def build(name: str, params: Iterable[Any], **overrides: Any) -> torch.optim.Optimizer:
     """Instantiate the optimiser called ``name``; ``overrides`` (lr, betas, ...) win over its settings."""
     e = entry(name)
+    if e.matrices_only:
+        params = list(params)
+        tensors = [p for x in params for p in (x["params"] if isinstance(x, dict) else [x])]
+        shapes = sorted({tuple(p.shape) for p in tensors if p.dim() != 2})
+        if shapes:
+            raise ValueError(
+                f"{name} cannot take parameters of shape {', '.join(map(str, shapes))}. {MATRICES_ONLY_ADVICE}"
+            )
     return e.cls(params, **{**e.settings, **overrides})

@@ -9,6 +9,12 @@ Most rules are *elementwise*: their equations are written once, in :meth:`Elemen
 :meth:`ElementwiseRule.scalars` (per step), and the same code runs as eager PyTorch (the reference path), under
 ``torch.compile``, and as the generated fused kernel (:mod:`ravine.fused`). A rule that needs the whole set of
 updates first -- global-norm clipping -- adds :meth:`ElementwiseRule.reduce`.
+
+A few methods do not step along ``lr * u``: Rprop moves by ``sign(g) * step_size`` with a per-coordinate step size
+it keeps, ASGD by a decaying ``eta`` it keeps and then averages the new parameter, Adafactor and Muon by a
+per-tensor step size computed from the parameter or its shape. Such a rule is *final* (:attr:`Rule.final`): it
+takes the whole step itself and returns the parameter's new value, and the optimiser writes that value into the
+parameter instead of subtracting ``lr * u``. A final rule is the last rule of its chain.
 """
 
 from __future__ import annotations
@@ -41,6 +47,14 @@ class Rule:
     hyperparams: dict[str, Any]
     state_names: tuple[str, ...] = ()
     scalar_state_names: tuple[str, ...] = ()
+    #: True for a rule that takes the whole step itself: its output is the parameter's *new value*, ``p_new``,
+    #: not a direction. The optimiser then applies no learning rate (the rule reads ``lr`` from the group if it
+    #: uses it) and sets ``p <- p_new``; state the rule derives from ``p_new`` (ASGD's average) therefore sees
+    #: exactly the value the parameter gets. Only the last rule of a chain may be final.
+    final: bool = False
+    #: False for a rule whose equations do not split a complex number into two real coordinates (a matrix
+    #: factorisation or orthogonalisation); the optimiser then refuses complex parameters, as torch does.
+    supports_complex: bool = True
 
     def __init__(self, **hyperparams: Any) -> None:
         self.hyperparams = dict(hyperparams)
@@ -143,7 +157,8 @@ def segment_math(
     is updated functionally (new values are assigned, never written in place); ``group`` is the concrete
     parameter group, which takes the structural decisions; ``h`` is what the equations read hyperparameters
     from (the group itself, or symbols). With ``first`` the step counter advances; with ``last`` the result is
-    ``lr * u``, the amount to subtract from ``p``.
+    ``lr * u``, the amount to subtract from ``p`` -- or, when the last rule is :attr:`~Rule.final`, its output
+    unchanged: the parameter's new value (see :func:`is_final`).
     """
     if first:
         st["step"] = st["step"] + 1
@@ -157,15 +172,30 @@ def segment_math(
         s = {k: st[k] for k in rule.state_names if k in keys}
         u = rule.apply(u, p, s, h, c)
         st.update(s)
-    return u * h["lr"] if last else u
+    if not last or rules[-1].final:
+        return u
+    return u * h["lr"]
+
+
+def is_final(rules: Sequence[Rule]) -> bool:
+    """Whether the result of the last of ``rules`` is the parameter's new value rather than ``lr * u`` to subtract."""
+    return bool(rules) and rules[-1].final
 
 
 def write_back(state: dict, values: Mapping[str, Any]) -> None:
-    """Copy the new values that :func:`segment_math` assigned into the optimiser's state tensors."""
+    """Copy the new values that :func:`segment_math` assigned into the optimiser's state tensors.
+
+    A Python number (a 0-dim state a rule sets from per-step double arithmetic, like ASGD's ``eta``) is rounded
+    to the state's dtype, as the kernel's store and torch's ``copy_`` of a float do.
+    """
     for k, v in values.items():
         old = state[k]
-        if v is not old:
+        if v is old:
+            continue
+        if isinstance(v, Tensor):
             old.copy_(v)
+        else:
+            old.fill_(v)
 
 
 class Chain(Rule):
@@ -189,6 +219,11 @@ class Chain(Rule):
                     )
                 merged.setdefault(k, v)
                 owner.setdefault(k, r)
+        for r in flat[:-1]:
+            if r.final:
+                raise ValueError(
+                    f"{r.describe()} takes the whole step (it is final), so it must be the last rule of the chain"
+                )
         seen: dict[str, Rule] = {}
         for r in flat:
             for k in r.state_names + r.scalar_state_names:
@@ -199,6 +234,8 @@ class Chain(Rule):
                     )
                 seen[k] = r
         self.hyperparams = merged
+        self.final = bool(flat) and flat[-1].final
+        self.supports_complex = all(r.supports_complex for r in flat)
         self.state_names = tuple(k for r in flat for k in r.state_names)
         self.scalar_state_names = tuple(k for r in flat for k in r.scalar_state_names)
 

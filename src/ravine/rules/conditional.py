@@ -26,6 +26,9 @@ class when(ElementwiseRule):
     def __init__(self, flag: str, rule: ElementwiseRule, negate: bool = False, default: bool = False) -> None:
         if not isinstance(rule, ElementwiseRule):
             raise TypeError(f"when() wraps an elementwise rule, got {type(rule).__name__}")
+        if rule.final:
+            # switched off, it would pass on a direction where the optimiser expects the parameter's new value
+            raise TypeError(f"when() cannot wrap {rule.describe()}: it is final (it takes the whole step)")
         super().__init__(**{flag: default}, **rule.hyperparams)
         self.flag, self.rule, self.negate = flag, rule, negate
         self.state_names = rule.state_names

@@ -63,7 +63,11 @@ class Protocol:
         if self.lr_grid is not None:
             object.__setattr__(self, "lr_grid", tuple(self.lr_grid))
         for name in self.optimizers:
-            registry.entry(name)
+            if registry.entry(name).matrices_only:
+                # every task model ends in a layer with a bias
+                raise ValueError(
+                    f"{name} cannot train a task model alone (it has biases). {registry.MATRICES_ONLY_ADVICE}"
+                )
         if len(set(self.optimizers)) != len(self.optimizers):
             raise ValueError(f"optimizers must not repeat, got {', '.join(self.optimizers)}")
         if self.lr_grid is not None:
