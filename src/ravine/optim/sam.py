@@ -79,12 +79,13 @@ class SAM(torch.optim.Optimizer):
     def _norm(self) -> Tensor:
         """``||T g||_2 + eps`` over every parameter with a gradient: per-tensor norms, then the root of their sum of
         squares, in the parameters' dtype (pytorch_optimizer takes the second half in float32 whatever the dtype)."""
-        norms = []
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is not None:
-                    g = p.grad * p.abs() if group["adaptive"] else p.grad
-                    norms.append(torch.linalg.vector_norm(g))
+        grads = [
+            p.grad * p.abs() if group["adaptive"] else p.grad
+            for group in self.param_groups
+            for p in group["params"]
+            if p.grad is not None
+        ]
+        norms = torch._foreach_norm(grads) if grads else []
         if not norms:
             return torch.full((), self.eps)
         dtype = torch.float64 if any(n.dtype == torch.float64 for n in norms) else torch.float32

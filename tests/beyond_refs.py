@@ -49,10 +49,12 @@ def run(
     closure: bool = False,
     sign: float = 1.0,
     after: Callable[[torch.optim.Optimizer], None] | None = None,
+    start: list[torch.Tensor] | None = None,
 ) -> tuple[list[torch.Tensor], torch.optim.Optimizer]:
-    """``steps`` steps of ``make(params)`` from the seeded start; ``closure`` drives SAM-like optimisers."""
+    """``steps`` steps of ``make(params)`` from the seeded start (or from the leaves ``start``, to resume a run);
+    ``closure`` drives SAM-like optimisers; ``after(opt)`` runs at the end (e.g. ``opt.eval()``)."""
     init, data = problem(dtype)
-    params = [p.clone().requires_grad_() for p in init]
+    params = start if start is not None else [p.clone().requires_grad_() for p in init]
     opt = make(params)
 
     def evaluate() -> torch.Tensor:
