@@ -1,7 +1,8 @@
 """The optimisers beyond torch.optim against their own reference implementations from PyPI.
 
-Every case runs 200 steps from the same seeded start on shapes held out from development (``beyond_refs``) and
-compares all parameters to 1e-12 relative in float64 and 1e-6 in float32; most agree bit for bit, because the rules
+Every case runs 200 steps (60 without ``--full``: the light form CI runs) from the same seeded start on shapes
+held out from development (``beyond_refs``) and compares all parameters to 1e-12 relative in float64 and 1e-6 in
+float32; most agree bit for bit, because the rules
 follow the reference's operations (stated per case where they do not). References: ``lion-pytorch``,
 ``schedulefree``, ``pytorch_optimizer`` (Lion, Lamb, LARS, Shampoo, Lookahead, SAM) -- all in the ``test`` extra.
 """
@@ -22,6 +23,11 @@ from trajectories import rel_error
 
 TOL = {torch.float64: 1e-12, torch.float32: 1e-6}
 DTYPES = pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["f64", "f32"])
+
+
+@pytest.fixture
+def steps(full: bool) -> int:
+    return 200 if full else 60
 
 
 def _sf(module: str, cls: str):
@@ -116,14 +122,15 @@ PARAMS = [
 ]
 
 
+@pytest.mark.slow
 @DTYPES
 @pytest.mark.parametrize(("name", "opts"), PARAMS)
-def test_matches_reference(name: str, opts: Any, dtype: torch.dtype) -> None:
+def test_matches_reference(name: str, opts: Any, dtype: torch.dtype, steps: int) -> None:
     ours_cls, ref, _ = CASES[name]
     mine, theirs = opts if isinstance(opts, tuple) else (opts, opts)
     sign = -1.0 if mine.get("maximize") else 1.0
-    ref_run, _ = run(lambda p: ref(p, **theirs), dtype, sign=sign)
-    ours, _ = run(lambda p: ours_cls(p, **mine), dtype, sign=sign)
+    ref_run, _ = run(lambda p: ref(p, **theirs), dtype, steps, sign=sign)
+    ours, _ = run(lambda p: ours_cls(p, **mine), dtype, steps, sign=sign)
     assert rel_error(ours, ref_run) <= TOL[dtype]
     start, _ = run(lambda p: ref(p, **theirs), dtype, steps=0)
     assert rel_error(ref_run, start) > 1e-2  # the runs went somewhere
@@ -153,9 +160,10 @@ def _po_sam(params: list, norm_dtype: torch.dtype | None = None, **kw: Any) -> t
     return need("pytorch_optimizer").SAM(params, torch.optim.SGD, **kw)
 
 
+@pytest.mark.slow
 @DTYPES
 @pytest.mark.parametrize("adaptive", [False, True], ids=["SAM", "ASAM"])
-def test_sam_matches_reference(adaptive: bool, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sam_matches_reference(adaptive: bool, dtype: torch.dtype, monkeypatch: pytest.MonkeyPatch, steps: int) -> None:
     """Two evaluations per step through the closure. pytorch_optimizer sums the squared norms in float32 even for
     float64 parameters; with that sum kept in the parameters' dtype (patched below) it agrees to 1e-12."""
     sam_mod = need("pytorch_optimizer.optimizer.sam")
@@ -172,13 +180,14 @@ def test_sam_matches_reference(adaptive: bool, dtype: torch.dtype, monkeypatch: 
 
         monkeypatch.setattr(sam_mod, "get_global_gradient_norm", norm_sq)
     kw = {"rho": 0.1, "adaptive": adaptive, "lr": 0.05, "momentum": 0.9}
-    ref, _ = run(lambda p: sam_mod.SAM(p, torch.optim.SGD, **kw), dtype, closure=True)
-    ours, _ = run(lambda p: ravine.optim.SAM(p, torch.optim.SGD, **kw), dtype, closure=True)
+    ref, _ = run(lambda p: sam_mod.SAM(p, torch.optim.SGD, **kw), dtype, steps, closure=True)
+    ours, _ = run(lambda p: ravine.optim.SAM(p, torch.optim.SGD, **kw), dtype, steps, closure=True)
     assert rel_error(ours, ref) <= TOL[dtype]
-    plain, _ = run(lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), dtype)
+    plain, _ = run(lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9), dtype, steps)
     assert rel_error(ours, plain) > 1e-5  # the perturbation changed the run
 
 
+@pytest.mark.slow
 @DTYPES
 @pytest.mark.parametrize(
     "inner",
@@ -187,12 +196,12 @@ def test_sam_matches_reference(adaptive: bool, dtype: torch.dtype, monkeypatch: 
         pytest.param(lambda p: ravine.optim.SGD(p, lr=0.05, momentum=0.9), id="ravine.SGD"),
     ],
 )
-def test_lookahead_matches_reference(inner: Any, dtype: torch.dtype) -> None:
+def test_lookahead_matches_reference(inner: Any, dtype: torch.dtype, steps: int) -> None:
     po = need("pytorch_optimizer")
-    ref, _ = run(lambda p: po.Lookahead(inner(p), k=6, alpha=0.6), dtype)
-    ours, _ = run(lambda p: ravine.optim.Lookahead(inner(p), k=6, alpha=0.6), dtype)
+    ref, _ = run(lambda p: po.Lookahead(inner(p), k=6, alpha=0.6), dtype, steps)
+    ours, _ = run(lambda p: ravine.optim.Lookahead(inner(p), k=6, alpha=0.6), dtype, steps)
     assert rel_error(ours, ref) <= TOL[dtype]
-    plain, _ = run(inner, dtype)
+    plain, _ = run(inner, dtype, steps)
     assert rel_error(ours, plain) > 1e-5
 
 
