@@ -24,11 +24,13 @@ class Lookahead(torch.optim.Optimizer):
         k: inner steps per synchronisation, an integer >= 1 (the paper's 5).
         alpha: slow-weight step size in [0, 1] (the paper's 0.5).
 
-    State: ``state[p]["slow_params"]`` (phi); the step counter ``lookahead_counter`` lives in each group. The
+    State: ``state[p]["slow_params"]`` (phi) and a step counter per group (``counters``; not in the groups, which
+    hold hyperparameters only). The
     pull-back is ``torch._foreach_lerp_`` (``theta <- theta + (phi - theta)(1 - alpha)``), the operation of
     ``pytorch_optimizer.Lookahead``, which the tests match bit for bit.
 
-    ``state_dict()`` is ``{"lookahead_state": ..., "base_optimizer": optimizer.state_dict()}``; loading it into a new
+    ``state_dict()`` is ``{"lookahead_state": ..., "lookahead_counters": [...], "base_optimizer":
+    optimizer.state_dict()}``; loading it into a new
     ``Lookahead`` around a fresh inner optimiser resumes the run exactly.
 
     Reference: Zhang, Lucas, Hinton & Ba, "Lookahead Optimizer: k steps forward, 1 step back", NeurIPS 2019,
@@ -44,6 +46,7 @@ class Lookahead(torch.optim.Optimizer):
         self.optimizer, self.k, self.alpha = optimizer, k, float(alpha)
         self.defaults = {"lookahead_k": k, "lookahead_alpha": alpha, **optimizer.defaults}
         self.state: dict[Tensor, dict[str, Any]] = {}
+        self.counters: list[int] = []
         for group in self.param_groups:
             self._init_group(group)
         self._optimizer_step_pre_hooks = {}
@@ -58,7 +61,7 @@ class Lookahead(torch.optim.Optimizer):
         return self.optimizer.param_groups
 
     def _init_group(self, group: dict[str, Any]) -> None:
-        group.setdefault("lookahead_counter", 0)
+        self.counters.append(0)
         for p in group["params"]:
             self.state.setdefault(p, {"slow_params": p.detach().clone()})
 
@@ -72,10 +75,10 @@ class Lookahead(torch.optim.Optimizer):
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
         loss = self.optimizer.step(closure)
-        for group in self.param_groups:
-            group["lookahead_counter"] += 1
-            if group["lookahead_counter"] >= self.k:
-                group["lookahead_counter"] = 0
+        for i, group in enumerate(self.param_groups):
+            self.counters[i] += 1
+            if self.counters[i] >= self.k:
+                self.counters[i] = 0
                 self._pull_back(group)
         return loss
 
@@ -94,7 +97,11 @@ class Lookahead(torch.optim.Optimizer):
             for pi, p in enumerate(group["params"])
             if p in self.state
         }
-        return {"lookahead_state": slow, "base_optimizer": self.optimizer.state_dict()}
+        return {
+            "lookahead_state": slow,
+            "lookahead_counters": list(self.counters),
+            "base_optimizer": self.optimizer.state_dict(),
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # type: ignore[override]
         saved = state_dict["lookahead_state"]
@@ -105,6 +112,7 @@ class Lookahead(torch.optim.Optimizer):
                 "load a state_dict saved from the same parameter groups"
             )
         self.optimizer.load_state_dict(state_dict["base_optimizer"])
+        self.counters = list(state_dict["lookahead_counters"])
         for key, st in saved.items():
             p = params[key]
             self.state[p] = {k: v.to(device=p.device, dtype=p.dtype).clone() for k, v in st.items()}
