@@ -54,6 +54,46 @@ CASES: dict[str, tuple[str, dict, int, bool]] = {
     "rprop": ("Rprop", {"lr": 1e-4}, 28, False),  # p, g, prev, step_size in; p, prev, step_size out
 }
 
+# Beyond torch.optim: name -> (bytes per parameter, ravine's step, {mode: step of the nearest torch equivalent or the
+# method's own reference package}). Lion keeps one buffer like SGD momentum (20 B); schedule-free AdamW keeps z and
+# v like AdamW (28 B); an EMA update reads the model and reads/writes the average (12 B).
+BEYOND = ("lion", "schedulefree_adamw", "ema")
+
+
+def beyond_modes(name: str, params: list[torch.Tensor]) -> tuple[int, dict[str, object]]:
+    if name == "lion":
+        modes: dict[str, object] = {"ravine": ravine.optim.Lion(params, lr=1e-4, weight_decay=0.1, fused=True)}
+        for label, kw in (("foreach", {"foreach": True}), ("fused", {"fused": True})):
+            modes[f"torch SGD momentum {label}"] = torch.optim.SGD(params, lr=1e-4, momentum=0.9, **kw)
+        with contextlib.suppress(ImportError):
+            import lion_pytorch
+
+            modes["lion-pytorch"] = lion_pytorch.Lion(params, lr=1e-4, weight_decay=0.1)
+        return 20, modes
+    if name == "schedulefree_adamw":
+        modes = {"ravine": ravine.optim.ScheduleFreeAdamW(params, lr=1e-4, fused=True)}
+        for label, kw in (("foreach", {"foreach": True}), ("fused", {"fused": True})):
+            modes[f"torch AdamW {label}"] = torch.optim.AdamW(params, lr=1e-4, **kw)
+        with contextlib.suppress(ImportError):
+            import schedulefree
+
+            sf = schedulefree.AdamWScheduleFree(params, lr=1e-4, foreach=True)
+            sf.train()
+            modes["schedulefree foreach"] = sf
+        return 28, modes
+    if name == "ema":
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        model = torch.nn.ParameterList([torch.nn.Parameter(p.detach().clone()) for p in params])
+        ours = ravine.optim.EMA(model, decay=0.999, fused=True)
+        ref = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.999))
+        ours.update_parameters(model), ref.update_parameters(model)  # the first update copies
+        return 12, {
+            "ravine": lambda: ours.update_parameters(model),
+            "torch AveragedModel": lambda: ref.update_parameters(model),
+        }
+    raise ValueError(name)
+
 
 def parse_size(s: str) -> int:
     s = s.strip().upper()
@@ -140,6 +180,8 @@ def make_modes(name: str, params: list[torch.Tensor], device: str, compile_: boo
 
 
 def step_fn(mode: object) -> Callable[[], object]:
+    if callable(mode) and not hasattr(mode, "step"):
+        return mode
     return mode[1] if isinstance(mode, tuple) else mode.step
 
 
@@ -184,14 +226,18 @@ def bench_size(total: int, names: list[str], device: str, compile_: bool, rounds
     print("|---|---|---|---|---|---|---|")
     rows = []
     for name in names:
-        nbytes = CASES[name][2] * n
-        modes = make_modes(name, params, device, compile_)
+        if name in BEYOND:
+            per, modes = beyond_modes(name, params)
+            nbytes = per * n
+        else:
+            nbytes = CASES[name][2] * n
+            modes = make_modes(name, params, device, compile_)
         fns = {m: step_fn(o) for m, o in modes.items()}
         for fn in fns.values():  # warm up: state allocated, kernels built, graphs compiled
             for _ in range(3):
                 fn()
         ravine_opt = modes["ravine"]
-        for _ in range(200):  # wait for the background kernel build (the default mode's steady state)
+        for _ in range(200 if hasattr(ravine_opt, "execution") else 0):  # wait for the background kernel build
             if ravine_opt.execution["fused"] > 0 or device != "cpu":
                 break
             time.sleep(0.05)
@@ -204,7 +250,7 @@ def bench_size(total: int, names: list[str], device: str, compile_: bool, rounds
             for m, fn in fns.items():
                 rounds_ms[m].append(median_ms(timed(fn, per_round, device, warmup=1)))
         ms = {m: min(v) for m, v in rounds_ms.items()}
-        best_torch = min(v for m, v in ms.items() if m.startswith("torch"))
+        best_torch = min(v for m, v in ms.items() if m != "ravine")
         peaks = {m: (peak_rss_growth(fns[m]) if device == "cpu" else None) for m in fns}
         for m, v in ms.items():
             gbs = nbytes / (v * 1e-3) / 1e9
@@ -227,16 +273,16 @@ def main() -> None:
         return optimizer_step_gpu.main(argv)
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="1M,10M,50M")
-    ap.add_argument("--optimizers", default=",".join(CASES))
+    ap.add_argument("--optimizers", default=",".join((*CASES, *BEYOND)))
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile (each costs 20-40 s to build)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--per-round", type=int, default=6)
     args = ap.parse_args()
     names = [s.strip() for s in args.optimizers.split(",") if s.strip()]
-    unknown = [s for s in names if s not in CASES]
+    unknown = [s for s in names if s not in CASES and s not in BEYOND]
     if unknown:
-        sys.exit(f"unknown optimizer(s) {unknown}; known: {', '.join(CASES)}")
+        sys.exit(f"unknown optimizer(s) {unknown}; known: {', '.join((*CASES, *BEYOND))}")
     compile_ = not args.no_compile
     print(f"# ravine {ravine.__version__}, torch {torch.__version__}, {torch.get_num_threads()} threads")
     r = roof(args.device)
@@ -258,7 +304,7 @@ def main() -> None:
         params = [torch.randn(s) for s in transformer_shapes(1_000_000)]
         for p in params:
             p.grad = torch.randn_like(p)
-        for name in names[:3] if compile_ else names:
+        for name in [n for n in names if n in CASES][: 3 if compile_ else None]:
             costs = first_step_cost(name, params, compile_)
             print(f"- {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in costs.items()))
 

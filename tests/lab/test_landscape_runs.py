@@ -11,7 +11,7 @@ from ravine.lab import runs
 from ravine.optim import registry
 
 # every registry optimiser that runs batched (Muon takes no landscape), and torch.optim classes with their layouts
-BATCHED = [n for n in registry.names() if n not in ("lbfgs", "muon")] + [
+BATCHED = [n for n in registry.names() if n not in ("lbfgs", "muon", "sam")] + [
     "torch.SGD",
     "torch.Adam",
     "torch.Adamax",
@@ -27,6 +27,11 @@ LAYOUTS = {
     "adafactor": "leaves",  # its second moment is factored over a tensor's rows and columns
     "asgd": "rows",
     "rprop": "rows",
+    "lion": "rows",
+    "schedulefree_adamw": "rows",
+    "lamb": "leaves",  # the trust ratio is a norm over each tensor
+    "shampoo": "leaves",
+    "sam": "single",  # one step evaluates the loss twice, and its norm spans every parameter
 }
 
 

@@ -111,6 +111,8 @@ def layout(optimizer: torch.optim.Optimizer) -> str:
     """``"rows"``, ``"leaves"`` or ``"single"``: the cheapest exact way to run many runs of ``optimizer``."""
     if isinstance(optimizer, torch.optim.LBFGS) or type(optimizer).__name__ == "LBFGS":
         return "single"
+    if getattr(optimizer, "needs_closure", False):  # SAM: a step evaluates the loss twice, over all its parameters
+        return "single"
     rule = getattr(optimizer, "rule", None)
     if rule is not None:
         from ravine.optim import execute

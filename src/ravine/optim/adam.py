@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.optim import numerics as presets
 from ravine.optim._compat import check_torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import (
@@ -15,7 +16,6 @@ from ravine.rules import (
     add_weight_decay,
     chain,
     flip_sign,
-    scale_by_adam,
     scale_by_nadam,
     unless,
     when,
@@ -42,8 +42,9 @@ class Adam(Optimizer):
     A robust default for noisy gradients, deep nets and sparse-ish problems; tuned SGD with momentum often
     generalises better on vision tasks (Wilson et al., NeurIPS 2017).
 
-    Args: torch's -- lr (1e-3), betas ((0.9, 0.999)), eps (1e-8), weight_decay (L2, or decoupled with
-    ``decoupled_weight_decay=True``), amsgrad, maximize.
+    Args: torch's -- lr (1e-3), betas ((0.9, 0.999)), eps (None: the preset's, torch's 1e-8), weight_decay (L2,
+    or decoupled with ``decoupled_weight_decay=True``), amsgrad, maximize; ``numerics`` ("torch", "optax" or
+    "keras": that library's conventions and defaults, :mod:`ravine.optim.numerics`; Keras's decay is decoupled).
     Chain: ``flip_sign, unless(decoupled, add_weight_decay), scale_by_adam, when(decoupled, add_decayed_weights)``.
     """
 
@@ -52,7 +53,7 @@ class Adam(Optimizer):
         params: Params,
         lr: float | Tensor = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
+        eps: float | None = None,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
         *,
@@ -63,11 +64,14 @@ class Adam(Optimizer):
         fused: bool | None = None,
         state_dtype: torch.dtype | None = None,
         decoupled_weight_decay: bool = False,
+        numerics: str = "torch",
     ) -> None:
         check_torch_flags(type(self).__name__, foreach, capturable, differentiable)
+        eps = presets.fill("Adam", numerics, eps=eps)["eps"]
+        decoupled_weight_decay = decoupled_weight_decay or numerics == "keras"
         super().__init__(
             params,
-            _decay_around(scale_by_adam()),
+            _decay_around(presets.adam(numerics)),
             lr=lr,
             fused=fused,
             state_dtype=state_dtype,
@@ -87,7 +91,8 @@ class AdamW(Optimizer):
     Adam's step plus ``lr * weight_decay * p`` taken outside the adaptive scaling (torch:
     ``p <- p (1 - lr * weight_decay)``), so decay acts equally on all coordinates. The standard for transformers.
 
-    Args: torch's -- lr (1e-3), betas, eps, weight_decay (0.01), amsgrad, maximize.
+    Args: torch's -- lr (1e-3), betas, eps (None: 1e-8), weight_decay (None: 0.01), amsgrad, maximize; ``numerics``
+    as in :class:`Adam` (optax's weight_decay default is 1e-4, Keras's 0.004).
     Chain: ``flip_sign, scale_by_adam, add_decayed_weights``.
     """
 
@@ -96,8 +101,8 @@ class AdamW(Optimizer):
         params: Params,
         lr: float | Tensor = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
+        eps: float | None = None,
+        weight_decay: float | None = None,
         amsgrad: bool = False,
         *,
         maximize: bool = False,
@@ -106,9 +111,12 @@ class AdamW(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_dtype: torch.dtype | None = None,
+        numerics: str = "torch",
     ) -> None:
         check_torch_flags("AdamW", foreach, capturable, differentiable)
-        rule = chain(flip_sign(), scale_by_adam(), add_decayed_weights())
+        d = presets.fill("AdamW", numerics, eps=eps, weight_decay=weight_decay)
+        eps, weight_decay = d["eps"], d["weight_decay"]
+        rule = chain(flip_sign(), presets.adam(numerics), add_decayed_weights())
         super().__init__(
             params,
             rule,

@@ -8,16 +8,14 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.optim import numerics as presets
 from ravine.optim._compat import check_torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import (
     add_weight_decay,
     chain,
     flip_sign,
-    heavy_ball,
     scale_by_adadelta,
-    scale_by_adagrad,
-    scale_by_rms,
 )
 
 Params = Iterable[Tensor] | Iterable[dict[str, Any]]
@@ -30,7 +28,8 @@ class Adagrad(Optimizer):
     Rare features keep large steps, frequent ones get small steps: a good fit for sparse inputs (bag-of-words);
     the step only shrinks, so long runs stall.
 
-    Args: torch's -- lr (default 1e-2), lr_decay, weight_decay, initial_accumulator_value, eps (1e-10), maximize.
+    Args: torch's -- lr (default 1e-2), lr_decay, weight_decay, initial_accumulator_value (None: 0), eps (None:
+    1e-10), maximize; ``numerics`` ("optax", "keras": G starts at 0.1, eps 1e-7 inside the root).
     Chain: ``flip_sign, add_weight_decay, scale_by_adagrad``.
     """
 
@@ -40,17 +39,21 @@ class Adagrad(Optimizer):
         lr: float | Tensor = 1e-2,
         lr_decay: float = 0.0,
         weight_decay: float = 0.0,
-        initial_accumulator_value: float = 0.0,
-        eps: float = 1e-10,
+        initial_accumulator_value: float | None = None,
+        eps: float | None = None,
         foreach: bool | None = None,
         *,
         maximize: bool = False,
         differentiable: bool = False,
         fused: bool | None = None,
         state_dtype: torch.dtype | None = None,
+        numerics: str = "torch",
     ) -> None:
         check_torch_flags("Adagrad", foreach, differentiable=differentiable)
-        rule = chain(flip_sign(), add_weight_decay(), scale_by_adagrad())
+        d = presets.fill("Adagrad", numerics, eps=eps, initial_accumulator_value=initial_accumulator_value)
+        eps, initial_accumulator_value = d["eps"], d["initial_accumulator_value"]
+        presets.refuse_coupled_decay("Adagrad", numerics, weight_decay)
+        rule = chain(flip_sign(), add_weight_decay(), presets.adagrad(numerics))
         super().__init__(
             params,
             rule,
@@ -72,7 +75,9 @@ class RMSprop(Optimizer):
     with momentum ``b <- momentum * b + d``, ``p <- p - lr * b``, else ``p <- p - lr * d``.
     Adagrad that forgets: suits non-stationary objectives and noisy mini-batch gradients (RNNs, RL).
 
-    Args: torch's -- lr (default 1e-2), alpha (0.99), eps (1e-8), weight_decay, momentum, centered, maximize.
+    Args: torch's -- lr (default 1e-2), alpha (None: 0.99), eps (None: 1e-8), weight_decay, momentum, centered,
+    maximize; ``numerics`` ("optax": alpha 0.9, eps inside the root; "keras": alpha 0.9, eps 1e-7 inside, lr in
+    the momentum buffer).
     Chain: ``flip_sign, add_weight_decay, scale_by_rms, heavy_ball``.
     """
 
@@ -80,8 +85,8 @@ class RMSprop(Optimizer):
         self,
         params: Params,
         lr: float | Tensor = 1e-2,
-        alpha: float = 0.99,
-        eps: float = 1e-8,
+        alpha: float | None = None,
+        eps: float | None = None,
         weight_decay: float = 0.0,
         momentum: float = 0.0,
         centered: bool = False,
@@ -92,13 +97,17 @@ class RMSprop(Optimizer):
         *,
         fused: bool | None = None,
         state_dtype: torch.dtype | None = None,
+        numerics: str = "torch",
     ) -> None:
         check_torch_flags("RMSprop", foreach, capturable, differentiable)
+        d = presets.fill("RMSprop", numerics, eps=eps, alpha=alpha)
+        eps, alpha = d["eps"], d["alpha"]
+        presets.refuse_coupled_decay("RMSprop", numerics, weight_decay)
         rule = chain(
             flip_sign(),
             add_weight_decay(),
-            scale_by_rms(),
-            heavy_ball(momentum=0.0, dampening=None, nesterov=None, init="zeros"),
+            presets.rms(numerics),
+            presets.momentum(numerics, momentum=0.0, dampening=None, nesterov=None, init="zeros"),
         )
         super().__init__(
             params,

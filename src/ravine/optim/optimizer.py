@@ -123,10 +123,10 @@ class Optimizer(torch.optim.Optimizer):
         return loss
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
-        """torch's loader, except that 0-dim state keeps its saved dtype (torch casts it to the parameter's),
-        so that a resumed run continues bit for bit."""
+        """torch's loader, except that 0-dim state keeps its saved dtype and value (torch casts it to the
+        parameter's dtype), so that a resumed run continues bit for bit."""
         saved = {
-            (pid, k): v.dtype
+            (pid, k): v
             for pid, st in state_dict["state"].items()
             for k, v in st.items()
             if isinstance(v, Tensor) and v.dim() == 0 and k in self.rule.scalar_state_names
@@ -138,9 +138,11 @@ class Optimizer(torch.optim.Optimizer):
         ids = [i for g in state_dict["param_groups"] for i in g["params"]]
         params = [p for g in self.param_groups for p in g["params"]]
         by_id = dict(zip(ids, params, strict=True))
-        for (pid, k), dtype in saved.items():
+        for (pid, k), v in saved.items():
             st = self.state[by_id[pid]]
-            st[k] = st[k].to(dtype)
+            # the saved tensor itself: a float64 scalar (schedule-free's weight_sum) cast to a float32 parameter's
+            # dtype and back would have lost its low bits
+            st[k] = v.detach().to(st[k].device).clone()
 
     # -- used by ravine.optim.execute ------------------------------------------------------------------------
     def _report(self, rule: Rule, values: Mapping[str, Any]) -> None:

@@ -58,6 +58,30 @@ OPTIMIZERS: dict[str, Entry] = {
     "muon": Entry(optim.Muon, {}, "Muon (orthogonalised momentum; 2-D weight matrices only)", matrices_only=True),
 }
 
+
+def sam_sgd(params: Iterable[Any], lr: float = 1e-3, rho: float = 0.05, momentum: float = 0.9) -> optim.SAM:
+    """SAM around SGD with momentum (Foret et al.'s setting); each step evaluates the loss twice."""
+    return optim.SAM(params, optim.SGD, rho=rho, lr=lr, momentum=momentum)
+
+
+def lookahead_adam(params: Iterable[Any], lr: float = 1e-3, k: int = 5, alpha: float = 0.5) -> optim.Lookahead:
+    """Lookahead (k = 5, alpha = 0.5, the paper's) around Adam."""
+    return optim.Lookahead(optim.Adam(params, lr=lr), k=k, alpha=alpha)
+
+
+OPTIMIZERS.update(
+    {
+        "lion": Entry(optim.Lion, {}, "Lion (sign of interpolated momentum; lr 3-10x below AdamW's)"),
+        "schedulefree_adamw": Entry(optim.ScheduleFreeAdamW, {}, "schedule-free AdamW (no lr schedule; eval at x)"),
+        "schedulefree_sgd": Entry(optim.ScheduleFreeSGD, {}, "schedule-free SGD, momentum 0.9 (eval at x)"),
+        "lamb": Entry(optim.LAMB, {}, "LAMB (Adam with a layer-wise trust ratio)"),
+        "lars": Entry(optim.LARS, {}, "LARS (SGD momentum with a layer-wise trust ratio on matrices)"),
+        "shampoo": Entry(optim.Shampoo, {}, "Shampoo (Kronecker-factored preconditioner; reference path)"),
+        "sam": Entry(sam_sgd, {}, "SAM around SGD momentum 0.9, rho 0.05 (two evaluations per step)"),
+        "lookahead": Entry(lookahead_adam, {}, "Lookahead (k 5, alpha 0.5) around Adam"),
+    }
+)
+
 MATRICES_ONLY_ADVICE = (
     "Muon orthogonalises the update of a weight matrix, so it takes 2-D parameters only; torch's recipe is Muon "
     "for the hidden layers' matrices and AdamW for the rest (biases, gains, embeddings, the output layer): "

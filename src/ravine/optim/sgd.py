@@ -8,9 +8,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.optim import numerics as presets
 from ravine.optim._compat import check_torch_flags
 from ravine.optim.optimizer import Optimizer
-from ravine.rules import add_weight_decay, chain, flip_sign, heavy_ball
+from ravine.rules import add_weight_decay, chain, flip_sign
 
 
 class SGD(Optimizer):
@@ -23,7 +24,9 @@ class SGD(Optimizer):
     example per step, mini-batch SGD a few (README, "Batch, stochastic, mini-batch").
 
     Args: torch's -- lr (>= 0, default 1e-3), momentum (>= 0), dampening (in [0, 1]), weight_decay (>= 0),
-        nesterov, maximize; ``foreach`` is accepted and ignored; ``fused`` as in :class:`ravine.optim.Optimizer`.
+        nesterov, maximize; ``foreach`` is accepted and ignored; ``fused`` as in :class:`ravine.optim.Optimizer`;
+        ``numerics`` ("torch", "optax": the same run; "keras": lr inside the momentum buffer, which differs once
+        lr changes; no weight_decay), see :mod:`ravine.optim.numerics`.
 
     Chain: ``flip_sign, add_weight_decay, heavy_ball``.
 
@@ -44,9 +47,13 @@ class SGD(Optimizer):
         differentiable: bool = False,
         fused: bool | None = None,
         state_dtype: torch.dtype | None = None,
+        numerics: str = "torch",
     ) -> None:
         check_torch_flags("SGD", foreach, differentiable=differentiable)
-        rule = chain(flip_sign(), add_weight_decay(), heavy_ball(momentum=0.0))
+        presets.check(numerics)
+        presets.refuse_coupled_decay("SGD", numerics, weight_decay)
+        init = "zeros" if numerics == "keras" else "first_update"
+        rule = chain(flip_sign(), add_weight_decay(), presets.momentum(numerics, momentum=0.0, init=init))
         super().__init__(
             params,
             rule,

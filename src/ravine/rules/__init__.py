@@ -7,12 +7,17 @@ from ravine.rules.averaging import averaged_step
 from ravine.rules.base import Chain, ElementwiseRule, Rule, chain
 from ravine.rules.clipping import clip_by_global_norm, clip_by_value
 from ravine.rules.conditional import unless, when
+from ravine.rules.ema import ema_toward
 from ravine.rules.factored import relative_step, scale_by_factored_rms
 from ravine.rules.gradient import add_decayed_weights, add_weight_decay, flip_sign
+from ravine.rules.lion import decoupled_step, scale_by_lion
 from ravine.rules.momentum import heavy_ball
 from ravine.rules.orthogonal import ema_momentum, orthogonalize, shape_scaled_step
 from ravine.rules.rprop import rprop_step
+from ravine.rules.schedule_free import scale_by_corrected_rms, schedule_free_step
+from ravine.rules.shampoo import shampoo_precondition
 from ravine.rules.step import scaled_step
+from ravine.rules.trust_ratio import scale_by_trust_ratio
 
 __all__ = [
     "Chain",
@@ -24,7 +29,9 @@ __all__ = [
     "chain",
     "clip_by_global_norm",
     "clip_by_value",
+    "decoupled_step",
     "ema_momentum",
+    "ema_toward",
     "flip_sign",
     "heavy_ball",
     "orthogonalize",
@@ -34,11 +41,16 @@ __all__ = [
     "scale_by_adagrad",
     "scale_by_adam",
     "scale_by_adamax",
+    "scale_by_corrected_rms",
     "scale_by_factored_rms",
+    "scale_by_lion",
     "scale_by_nadam",
     "scale_by_radam",
     "scale_by_rms",
+    "scale_by_trust_ratio",
     "scaled_step",
+    "schedule_free_step",
+    "shampoo_precondition",
     "shape_scaled_step",
     "unless",
     "when",

@@ -43,6 +43,12 @@ class scale_by_adam(ElementwiseRule):
         bias_correction: divide by 1 - beta^t (the paper); False gives the uncorrected moments (RMSProp with
             momentum on m).
         eps_in_sqrt: ``sqrt(v_hat + eps)`` instead of ``sqrt(v_hat) + eps``.
+        correct_moments: the order optax uses: ``m_hat = m / (1 - beta1^t)``, ``v_hat = v / (1 - beta2^t)``, then
+            ``m_hat / (sqrt(v_hat) + eps)`` (torch divides the root of v by ``sqrt(1 - beta2^t)`` instead): the same
+            equation, rounded differently.
+        eps_hat: the paper's "epsilon hat" form (Kingma & Ba, end of section 2), used by Keras and TensorFlow:
+            ``sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v) + eps)``. eps then sits outside the *uncorrected*
+            root, so it acts like ``eps * sqrt(1 - beta2^t)`` in torch's form: 30x smaller at t = 1 (beta2 0.999).
 
     State: ``exp_avg`` (m), ``exp_avg_sq`` (v), ``max_exp_avg_sq`` with AMSGrad.
 
@@ -59,13 +65,24 @@ class scale_by_adam(ElementwiseRule):
         amsgrad: bool = False,
         bias_correction: bool = True,
         eps_in_sqrt: bool = False,
+        correct_moments: bool = False,
+        eps_hat: bool = False,
     ) -> None:
+        if eps_hat and (eps_in_sqrt or correct_moments):
+            raise ValueError("eps_hat is a form of its own: it cannot be combined with eps_in_sqrt or correct_moments")
         super().__init__(betas=tuple(betas) if isinstance(betas, list) else betas, eps=eps, amsgrad=amsgrad)
         self.bias_correction = bias_correction
         self.eps_in_sqrt = eps_in_sqrt
+        self.correct_moments = correct_moments
+        self.eps_hat = eps_hat
 
     def options(self) -> dict[str, Any]:
-        return {"bias_correction": self.bias_correction, "eps_in_sqrt": self.eps_in_sqrt}
+        return {
+            "bias_correction": self.bias_correction,
+            "eps_in_sqrt": self.eps_in_sqrt,
+            "correct_moments": self.correct_moments,
+            "eps_hat": self.eps_hat,
+        }
 
     def validate(self, h: Hyper) -> None:
         _check_betas(h)
@@ -76,16 +93,22 @@ class scale_by_adam(ElementwiseRule):
 
     def scalars(self, h: Hyper, t: Any, ss: dict, r: dict) -> dict[str, Any]:
         if not self.bias_correction:
-            return {"bc1": 1.0, "bc2": 1.0, "bc2_sqrt": 1.0}
+            return {"bc1": 1.0, "bc2": 1.0, "bc2_sqrt": 1.0, "step_scale": 1.0}
         beta1, beta2 = h["betas"]
-        bc2 = 1 - beta2**t
-        return {"bc1": 1 - beta1**t, "bc2": bc2, "bc2_sqrt": bc2**0.5}
+        bc1, bc2 = 1 - beta1**t, 1 - beta2**t
+        return {"bc1": bc1, "bc2": bc2, "bc2_sqrt": bc2**0.5, "step_scale": bc2**0.5 / bc1}
 
     def apply(self, u: Any, p: Any, s: dict, h: Hyper, c: dict) -> Any:
         m, v = update_moments(u, s, h)
         if h["amsgrad"]:
             v = ops.maximum(s["max_exp_avg_sq"], v)
             s["max_exp_avg_sq"] = v
+        if self.eps_hat:
+            return m * c["step_scale"] / (ops.sqrt(v) + h["eps"])
+        if self.correct_moments:
+            v_hat = v / c["bc2"]
+            root = ops.sqrt(v_hat + h["eps"]) if self.eps_in_sqrt else ops.sqrt(v_hat) + h["eps"]
+            return m / c["bc1"] / root
         if self.eps_in_sqrt:
             denom = ops.sqrt(v / c["bc2"] + h["eps"])
         else:

@@ -19,6 +19,9 @@ class heavy_ball(ElementwiseRule):
         nesterov: Nesterov's look-ahead form (needs momentum > 0 and dampening 0); ``None`` makes it constant False.
         init: ``"first_update"`` (torch): the buffer starts as the first update itself, undamped;
             ``"zeros"`` (optax ``trace``): the buffer starts at 0, so the first update is damped.
+        lr_in_buffer: Keras's form: the buffer accumulates steps, ``b <- mu b + lr u``, and ``p <- p - b``
+            (Nesterov: ``p <- p - (mu b + lr u)``). The same run as torch's at a constant lr; when lr changes, the
+            buffer keeps the old steps at their old size. The rule is then *final* (it returns the new p).
 
     State: ``momentum_buffer``.
 
@@ -34,6 +37,7 @@ class heavy_ball(ElementwiseRule):
         dampening: float | None = 0.0,
         nesterov: bool | None = False,
         init: str = "first_update",
+        lr_in_buffer: bool = False,
     ) -> None:
         _checks.choice("init", init, ("first_update", "zeros"))
         hyper: dict[str, Any] = {"momentum": momentum}
@@ -43,10 +47,12 @@ class heavy_ball(ElementwiseRule):
             hyper["nesterov"] = nesterov
         super().__init__(**hyper)
         self.init_mode = init
+        self.lr_in_buffer = self.final = bool(lr_in_buffer)
 
     def options(self) -> dict[str, Any]:
         return {
             "init": self.init_mode,
+            "lr_in_buffer": self.lr_in_buffer,
             "fixed": tuple(k for k in ("dampening", "nesterov") if k not in self.hyperparams),
         }
 
@@ -83,6 +89,13 @@ class heavy_ball(ElementwiseRule):
         return {"decay": mu, "keep": keep}
 
     def apply(self, u: Any, p: Any, s: dict, h: Hyper, c: dict) -> Any:
+        if self.lr_in_buffer:
+            step = u * h["lr"]
+            if c["on"]:
+                b = s["momentum_buffer"] * c["decay"] + step * c["keep"]
+                s["momentum_buffer"] = b
+                step = b * h["momentum"] + step if c["nesterov"] else b
+            return p - step
         if not c["on"]:
             return u
         b = s["momentum_buffer"] * c["decay"] + u * c["keep"]

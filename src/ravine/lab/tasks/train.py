@@ -25,6 +25,7 @@ from ravine.lab.tasks import schedule as schedules
 from ravine.lab.tasks.base import Arrays, Task, TaskData, l2_penalty
 from ravine.lab.tasks.spec import FORMAT, RunSpec
 from ravine.optim import registry
+from ravine.optim.schedule_free import _ScheduleFree as ScheduleFree
 
 Progress = Callable[[int, int], None]  # (steps done, steps planned): at the start, every 0.5 s, at the end
 
@@ -160,7 +161,10 @@ class _Run:
             objective = objective + penalty
         objective.backward()
         self.doctor.after_backward(objective.detach())
-        self.optimizer.step()
+        if getattr(self.optimizer, "needs_closure", False):  # SAM: the loss again, at the perturbed weights
+            self.optimizer.step(lambda: self._objective(x, y, idx).backward())
+        else:
+            self.optimizer.step()
         self.doctor.after_step()
         self.step += 1
         value = float(objective.detach())
@@ -168,8 +172,27 @@ class _Run:
         self.batch_losses.append(value)
         return value
 
+    def _objective(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+        self.optimizer.zero_grad(set_to_none=True)
+        objective = self.task.head.loss(self.model(x), y) / len(idx)
+        penalty = l2_penalty(self.model, self.task.l2)
+        return objective if penalty is None else objective + penalty
+
     def evaluate(self) -> bool:
-        """Measure every metric at the current step; False if the run has diverged."""
+        """Measure every metric at the current step; False if the run has diverged.
+
+        A schedule-free optimiser is measured at its average x (``optimizer.eval()``), where the method says it
+        converges, and put back to y for training."""
+        swap = isinstance(self.optimizer, ScheduleFree)
+        if swap:
+            self.optimizer.eval()
+        try:
+            return self._evaluate()
+        finally:
+            if swap:
+                self.optimizer.train()
+
+    def _evaluate(self) -> bool:
         values = dict(zip(("train_loss", "train_acc"), evaluate(self.model, self.task, self.train_eval), strict=True))
         values |= dict(zip(("val_loss", "val_acc"), evaluate(self.model, self.task, self.data.val), strict=True))
         values |= dict(zip(("test_loss", "test_acc"), evaluate(self.model, self.task, self.data.test), strict=True))
