@@ -80,7 +80,7 @@ def test_rerun_resumes_from_the_stored_runs(quick: dict) -> None:
     ("kwargs", "message"),
     [
         ({"task": "cifar-resnet"}, "unknown task 'cifar-resnet'; known: mnist-logreg"),
-        ({"optimizers": ("adam", "lion")}, "unknown optimizer 'lion'"),
+        ({"optimizers": ("adam", "lionn")}, "unknown optimizer 'lionn'"),
         ({"optimizers": ()}, "optimizers must be a non-empty sequence of names"),
         ({"lr_grid": (1e-3, 0.0)}, "learning rates in lr_grid must be finite and > 0, got 0.0"),
         ({"lr_grid": (1e-3, -0.1)}, "learning rates in lr_grid must be finite and > 0, got -0.1"),
