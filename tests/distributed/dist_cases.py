@@ -8,6 +8,7 @@ order costs ~1e-16 per step, a wrong update costs ~1e-3.
 from __future__ import annotations
 
 import contextlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,17 @@ from ravine.rules import clip_by_global_norm, flip_sign, scale_by_adam
 from ravine.schedules import cosine
 
 STEPS = 4
+TOL = dict(rtol=1e-9, atol=1e-12)  # float64: summation order costs ~1e-16 per step; a wrong update ~1e-3
+# Shampoo's inverse 4th root of its statistics amplifies the ~1e-16 rounding of a gradient summed in another
+# order by the statistics' conditioning: 1.5e-8 relative measured after 4 steps on 2 and 3 ranks.
+LOOSER = {"Shampoo_defaults": dict(rtol=1e-6, atol=1e-9)}
+
+
+def tol(name: str) -> dict:
+    """How close a multi-process run of configuration ``name`` must come to one process."""
+    return LOOSER.get(name, TOL)
+
+
 BATCH = 12  # divisible by 1, 2, 3 and 4 ranks, and by 2 micro-batches per rank
 MAX_NORM = 0.05  # below the gradients' norm (~0.3), so that clipping binds at every step
 
@@ -32,10 +44,14 @@ class Spec:
     cls: type
     kwargs: dict = field(default_factory=dict)
     scheduler: Callable | None = None
+    matrices_only: bool = False  # Muon steps 2-D parameters only (its users give the rest to another optimiser)
 
     def __call__(self, params: list) -> tuple[torch.optim.Optimizer, Any]:
-        opt = self.cls(params, **self.kwargs)
+        opt = self.cls(self.select(params), **self.kwargs)
         return opt, None if self.scheduler is None else self.scheduler(opt)
+
+    def select(self, params: list) -> list:
+        return [p for p in params if p.dim() == 2] if self.matrices_only else list(params)
 
 
 def _steplr(opt: torch.optim.Optimizer) -> Any:
@@ -60,19 +76,30 @@ def _explicit() -> dict[str, Spec]:
         "adamw_cosine": Spec(O.AdamW, dict(lr=cosine(0.02, STEPS))),
         "momentum_steplr": Spec(O.SGD, dict(lr=0.1, momentum=0.9), _steplr),
         "lbfgs": Spec(O.LBFGS, dict(lr=0.5, max_iter=3, history_size=3)),
+        "muon": Spec(O.Muon, dict(lr=0.02), matrices_only=True),
     }
 
 
 def configs() -> dict[str, Spec]:
     """The table above, plus every other optimiser class ``ravine.optim`` exports, at its defaults: a class
-    added later is covered without editing this file."""
+    added later is covered without editing this file. Wrappers (:func:`wraps_another`) are not optimisers of
+    parameters on their own; tests/distributed/test_wrappers.py runs them around a base optimiser."""
     out = _explicit()
     covered = {spec.cls for spec in out.values()}
     for name in ravine.optim.__all__:
         cls = getattr(ravine.optim, name)
-        if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) and cls not in covered:
+        optimiser = isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)
+        if optimiser and cls not in covered and not wraps_another(cls):
             out[f"{name}_defaults"] = Spec(cls)
     return out
+
+
+def wraps_another(cls: type) -> bool:
+    """Whether ``cls`` cannot be built from ``params`` alone: its constructor needs another optimiser (SAM's
+    ``base_optimizer``, Lookahead's ``optimizer``) or other arguments without a default."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    required = [p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return required != ["params"]
 
 
 # ZeRO shards the parameters between ranks, so a rule that reduces over all of them sees only its rank's share
@@ -187,7 +214,7 @@ def zero(net: torch.nn.Module, spec: Spec) -> tuple[Any, Any]:
     # Imported here: it scripts torch's functional optimisers on import, with a deprecation warning for each.
     from torch.distributed.optim import ZeroRedundancyOptimizer
 
-    opt = ZeroRedundancyOptimizer(list(net.parameters()), optimizer_class=spec.cls, **spec.kwargs)
+    opt = ZeroRedundancyOptimizer(spec.select(list(net.parameters())), optimizer_class=spec.cls, **spec.kwargs)
     return opt, None if spec.scheduler is None else spec.scheduler(opt)
 
 
@@ -328,7 +355,7 @@ def torch_twin(spec: Spec) -> Spec | None:
     cls = getattr(torch.optim, spec.cls.__name__, None)
     if cls is None or spec.cls is ravine.optim.Optimizer or any(callable(v) for v in spec.kwargs.values()):
         return None
-    return Spec(cls, spec.kwargs, spec.scheduler)
+    return Spec(cls, spec.kwargs, spec.scheduler, spec.matrices_only)
 
 
 def _dcp_save(net: torch.nn.Module, opt: torch.optim.Optimizer, path: str) -> None:
@@ -366,8 +393,16 @@ def dcp_save_rank(root: str, at: int) -> dict:
                 continue
             net = fsdp_model()
             opt, sched = spec(list(net.parameters()))
-            train(net, spec, world=world, rank=rank, steps=range(at), opt_sched=(opt, sched))
-            _dcp_save(net, opt, f"{root}/{impl}-{name}")
+            try:
+                train(net, spec, world=world, rank=rank, steps=range(at), opt_sched=(opt, sched))
+                _dcp_save(net, opt, f"{root}/{impl}-{name}")  # before any step, it creates the state by a step
+            except RuntimeError as e:
+                if impl == "ravine":
+                    raise
+                # torch's own limit (Adafactor's and Rprop's in-place ops on DTensors in torch 2.13): every rank
+                # fails in the same op, before any collective, so the group goes on; the test names the error.
+                out[f"{impl}-{name}"] = {"error": str(e).splitlines()[0][:160]}
+                continue
             sched_state = None if sched is None else sched.state_dict()  # saved beside, as torch's recipes do
             snap = train(net, spec, world=world, rank=rank, steps=range(at, STEPS), opt_sched=(opt, sched))
             snap["scheduler"] = sched_state
@@ -421,3 +456,46 @@ def fail_on(rank: int, how: str, others_wait: bool = True) -> None:
         import time
 
         time.sleep(600)
+
+
+# -- wrappers of another optimiser: tests/distributed/test_wrappers.py ------------------------------------------
+def wrappers() -> dict[str, Callable[[list], torch.optim.Optimizer]]:
+    """Every exported wrapper (see :func:`wraps_another`) around a base optimiser; SAM and ASAM take a closure."""
+    O = ravine.optim
+    return {
+        "lookahead_adam": lambda ps: O.Lookahead(O.Adam(ps, lr=0.01), k=2, alpha=0.5),
+        "sam_momentum": lambda ps: O.SAM(ps, O.SGD, rho=0.05, lr=0.1, momentum=0.9),
+        "asam_adam": lambda ps: O.ASAM(ps, O.Adam, lr=0.01),
+    }
+
+
+def train_wrapped(net: torch.nn.Module, name: str, *, world: int = 1, rank: int = 0) -> dict:
+    opt = wrappers()[name](list(net.parameters()))
+    x, y = (local(t, rank, world) for t in data())
+
+    def closure(t: int) -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(net(x[t]), y[t])
+        loss.backward()  # under DDP: the gradient of the global batch, on every rank
+        return loss
+
+    for t in range(STEPS):
+        if getattr(opt, "needs_closure", False):
+            opt.step(lambda t=t: closure(t))
+        else:
+            closure(t)
+            opt.step()
+    # Lookahead's own state dict has its slow weights beside the base's; the parameters are what they make.
+    return snapshot(net, getattr(opt, "optimizer", opt))
+
+
+def wrapped_single() -> dict[str, dict]:
+    return {name: train_wrapped(model(), name) for name in wrappers()}
+
+
+def wrapped_ddp_rank() -> dict[str, dict]:
+    rank, world = dist.get_rank(), dist.get_world_size()
+    return {
+        name: train_wrapped(torch.nn.parallel.DistributedDataParallel(model()), name, world=world, rank=rank)
+        for name in wrappers()
+    }

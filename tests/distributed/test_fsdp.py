@@ -55,7 +55,7 @@ def test_fsdp2_matches_one_process(runs, reference, world, name) -> None:
         assert got[0][name].get("error") == torch_error
         pytest.skip(f"torch has no FSDP2 path for L-BFGS either: {torch_error[:90]}")
     assert "error" not in got[0][name], got[0][name]
-    _close(got[0][name], reference[name], f"{name} on {world} ranks")
+    _close(got[0][name], reference[name], f"{name} on {world} ranks", **dist_cases.tol(name))
     for other in got[1:]:  # whole parameters, gathered on each rank: the same everywhere
         for k, v in other[name].items():
             if k.startswith("param."):

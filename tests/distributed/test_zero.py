@@ -48,7 +48,7 @@ def _equal(got: dict, ref: dict, name: str, exact: bool) -> None:
         if exact:
             assert torch.equal(got[k], ref[k]), f"{name} {k}: {got[k]} != {ref[k]}"
         else:
-            torch.testing.assert_close(got[k], ref[k], msg=lambda m, k=k: f"{name} {k}: {m}", **TOL)
+            torch.testing.assert_close(got[k], ref[k], msg=lambda m, k=k: f"{name} {k}: {m}", **dist_cases.tol(name))
 
 
 @pytest.mark.parametrize("name", NAMES)

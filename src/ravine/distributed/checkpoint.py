@@ -45,7 +45,7 @@ def initialising_step(optimizer: torch.optim.Optimizer) -> bool:
 
 
 # torch.optim classes whose per-parameter state has no "step"
-STEPLESS_IN_TORCH = frozenset({"SGD"})
+STEPLESS_IN_TORCH = frozenset({"SGD", "Muon"})
 
 
 def match_torch_keys(optimizer: Any) -> None:

@@ -131,3 +131,49 @@ def global_norm(updates: Sequence[Tensor], q: float) -> Tensor:
         return torch.zeros((), dtype=torch.float64)
     total = torch.stack(parts)
     return total.max() if inf else total.sum() ** (1.0 / q)
+
+
+def whole_update(rule: Any, updates: Sequence[Any], params: Sequence[Any], states: Sequence[dict], groups: Any) -> list:
+    """``rule.update`` of a rule that is not elementwise (a per-tensor norm, a factored moment, an orthogonalised
+    matrix, a preconditioner), with DTensors: each is gathered whole, the rule runs on plain tensors exactly as in
+    one process, and every rank keeps its own shard of the result and of the state the rule wrote.
+
+    A sharded Newton-Schulz or Shampoo would be faster; this is the step that is right for every such rule, bit
+    for bit one process's, at the cost of one all-gather per tensor and step (every rank calls it for the same
+    tensors in the same order, as a collective must be called).
+    """
+    cls = dtensor_type()
+
+    def whole(t: Any) -> Any:
+        return t.full_tensor() if cls is not None and isinstance(t, cls) else t
+
+    full_states = [{k: whole(v) for k, v in st.items()} for st in states]
+    out = rule.update([whole(u) for u in updates], [whole(p) for p in params], full_states, groups)
+    for st, full in zip(states, full_states, strict=True):
+        for k, v in full.items():
+            old = st.get(k)
+            if cls is not None and isinstance(old, cls):
+                old._local_tensor.copy_(_shard_of(v, old))
+            elif old is not v:
+                st[k] = v  # state the rule created or replaced: a plain tensor, the same on every rank
+    return [_like(o, u) if cls is not None and isinstance(u, cls) else o for o, u in zip(out, updates, strict=True)]
+
+
+def _shard_of(full: Tensor, like: Any) -> Tensor:
+    """This rank's part of ``full``, laid out as DTensor ``like`` is (Shard: its slice; Replicate: all of it)."""
+    from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+
+    shape, offset = compute_local_shape_and_global_offset(full.shape, like.device_mesh, like.placements)
+    return full[tuple(slice(o, o + s) for o, s in zip(offset, shape, strict=True))]
+
+
+def _like(full: Tensor, like: Any) -> Any:
+    """``full`` as a DTensor with ``like``'s mesh and placements (a Partial placement becomes Replicate: the
+    value is already the reduced one)."""
+    from torch.distributed.tensor import Replicate
+
+    placements = tuple(Replicate() if pl.is_partial() else pl for pl in like.placements)
+    local = _shard_of(full, like).clone()  # a Partial dimension is not split: the whole value on every rank
+    return type(like).from_local(
+        local, like.device_mesh, placements, run_check=False, shape=like.shape, stride=like.stride()
+    )

@@ -200,7 +200,10 @@ def _general_step(optimizer: Any) -> dict[str, int]:
                 for st in b.states:
                     st["step"].add_(1)
                 first_done = True
-            updates = seg.rules[0].update(updates, b.params, b.states, b.groups)
+            if dtensor.has_dtensor(b.params):
+                updates = dtensor.whole_update(seg.rules[0], updates, b.params, b.states, b.groups)
+            else:
+                updates = seg.rules[0].update(updates, b.params, b.states, b.groups)
             if last:
                 for p, u, group in zip(b.params, updates, b.groups, strict=True):
                     if seg.rules[0].final:
