@@ -110,3 +110,15 @@ def html_unescape(s: str) -> str:
     import html as std
 
     return std.unescape(s)
+
+
+def test_doctor_legend_only_where_a_cell_says_n_a(quadratic: Path):
+    """The "doctor n/a" legend explains a cell; with the doctor on every seed (the lab's default) there is none."""
+    doc = json.loads((quadratic / "results.json").read_text())
+    rows, _ = task.ranking_rows(doc)
+    assert all(r[-1] != "n/a" for r in rows), "the lab's runs are examined by the doctor"
+    assert "doctor n/a" not in str(task_table(doc).caption)
+    assert "doctor n/a" not in task._ranking(doc)
+    doc["summary"][0]["tuned"]["findings"] = None  # one seed's run had no doctor
+    assert "doctor n/a" in str(task_table(doc).caption)
+    assert "doctor n/a" in task._ranking(doc)

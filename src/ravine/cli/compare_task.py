@@ -183,7 +183,7 @@ def table(results: dict[str, Any]) -> Table:
             if "lr_finder" in results
             else "div.: diverged grid runs · *: best rate at the edge of the grid"
         )
-        + " · doctor n/a: not installed",
+        + (" · doctor n/a: it did not run on every seed" if _doctor_missing(results) else ""),
         caption_justify="left",
     )
     for col in ("#", "optimizer", "lr", name, "to target", "s", "div.", "doctor"):
@@ -220,6 +220,12 @@ def _pm(s: dict[str, Any], scale: float = 1.0) -> str:
 
 def _mean(s: dict[str, Any], fmt: str) -> str:
     return "-" if s["mean"] is None else fmt.format(s["mean"])
+
+
+def _doctor_missing(results: dict[str, Any]) -> bool:
+    """Whether some line of the table shows "n/a" for the doctor (its legend is shown only then)."""
+    aggs = [row[k] for row in results["summary"] for k in ("tuned", "default") if row.get(k)]
+    return any(agg.get("findings", None) is None for agg in aggs)
 
 
 def _findings(findings: list[dict[str, Any]] | None) -> str:

@@ -132,8 +132,8 @@ def _ranking(r: Doc) -> str:
     note = (
         f"mean±sd over {r['protocol']['seeds']} seeds · to target: mean steps until {target['metric']} "
         f"{'>=' if acc else '<='} {target['value']:g} (runs that got there), and seconds · div.: diverged grid "
-        "runs · *: best rate at the edge of the grid · doctor n/a: not installed"
-    )
+        "runs · *: best rate at the edge of the grid"
+    ) + (" · doctor n/a: it did not run on every seed" if any(row[-1] == "n/a" for row in rows) else "")
     numeric = [True, False, True, True, True, True, True, False]
     incomplete = (
         ""
