@@ -1,21 +1,16 @@
-"""Run a comparison: plan the runs, execute them in worker processes, persist each one as it finishes.
+"""Run a comparison: plan the runs, execute them on a backend, persist each one as it finishes.
 
 Runs whose key is already in the store are not run again, so an interrupted comparison resumes where it
-stopped. The optimisers' seed runs are planned as soon as their grid is complete. Workers are ``spawn``-ed
-processes (no fork after torch has started its threads), each loading the task's data once; with
-``workers=1`` the runs execute in this process. Either way each run fixes its own thread count and seeds, so
-results do not depend on the number of workers.
+stopped. The optimisers' seed runs are planned as soon as their grid is complete. Where the runs execute is the
+backend's business (:mod:`ravine.lab.backends`: this process, spawned processes, Ray tasks); each run fixes its
+own thread count and seeds, so results depend neither on the backend nor on the number of workers.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import platform
-import queue
-import signal
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +18,9 @@ from typing import Any
 import torch
 
 import ravine
-from ravine.lab.tasks import train
+from ravine.lab.backends.base import Backend, Executor, Job, RunFailed, check_workers, failure
+from ravine.lab.backends.inline import Inline
+from ravine.lab.backends.pool import Pool
 from ravine.lab.tasks.base import Task, TaskData
 from ravine.lab.tasks.protocol import Protocol, choose_lr, dedupe
 from ravine.lab.tasks.spec import RunSpec
@@ -32,21 +29,7 @@ from ravine.lab.tasks.summary import summarize
 
 RESULTS_FORMAT = "ravine.task-comparison/1"
 
-
-class RunFailed(RuntimeError):
-    """A run raised an exception or its worker process died.
-
-    ``str(e)`` is one line (the run and the exception); ``e.details`` holds the full traceback, if any.
-    """
-
-    def __init__(self, message: str, details: str = "") -> None:
-        super().__init__(message)
-        self.details = details
-
-
-def _failure(what: str, trace: str) -> RunFailed:
-    lines = [line for line in trace.strip().splitlines() if line.strip()]
-    return RunFailed(f"{what}: {lines[-1].strip() if lines else 'unknown error'}", trace)
+__all__ = ["Event", "RunFailed", "compare", "environment", "results"]
 
 
 @dataclass
@@ -109,6 +92,7 @@ def compare(
     data: TaskData | None = None,
     data_dir: str | os.PathLike | None = None,
     workers: int = 1,
+    backend: Backend | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> dict[str, Any]:
     """Run ``protocol`` on ``task`` and return the results document (see :func:`results`).
@@ -118,17 +102,22 @@ def compare(
         protocol: what to run; resolved against the task's defaults here.
         store: finished runs; new runs are appended to it as they finish.
         data: the task's data, as ``task.load(data_dir)`` gives it (loaded here if None). Worker processes
-            (``workers`` > 1) load their own copy from ``data_dir``.
+            of the pool load their own copy from ``data_dir``.
         data_dir: where the task's data files are.
-        workers: worker processes (>= 1); 1 runs in this process.
+        workers: worker processes (>= 1) when no ``backend`` is given: 1 runs in this process, more in a pool.
+        backend: where the runs execute (:mod:`ravine.lab.backends`, e.g. ``Ray(address=...)``); it carries
+            its own number of workers, so ``workers`` must then stay 1.
         on_event: called with progress :class:`Event` s.
 
     Raises:
         RunFailed: a run raised or a worker died (finished runs stay in the store).
-        ValueError: ``workers`` < 1.
+        ValueError: ``workers`` < 1, or ``workers`` given beside a ``backend``.
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    check_workers(workers)
+    if backend is None:
+        backend = Inline() if workers == 1 else Pool(workers)
+    elif workers != 1:
+        raise ValueError(f"workers={workers} given beside backend={backend!r}: give the workers to the backend")
     protocol = protocol.resolve(task)
     emit = on_event or (lambda e: None)
     if data is None:
@@ -147,12 +136,17 @@ def compare(
     for s in cached:
         emit(Event("cached", plan.done(), len(plan.planned), spec=s, record=store.get(s.key())))
     started = time.perf_counter()
-    executor = _Inline(task, data) if workers == 1 else _Pool(task, data_dir, protocol.subset, workers)
-    try:
-        _drive(plan, executor, emit)
-    finally:
-        executor.close()
-    return results(task, protocol, store, workers=workers, wall_s=time.perf_counter() - started)
+    ran_on = backend.workers
+    if plan.queued:  # a finished comparison starts no workers (a local Ray takes seconds)
+        job = Job(task, data, None if data_dir is None else str(data_dir), protocol.subset, protocol.threads)
+        executor = backend.open(job)
+        ran_on = executor.capacity
+        try:
+            _drive(plan, executor, emit)
+        finally:
+            executor.close()
+    wall_s = time.perf_counter() - started
+    return results(task, protocol, store, workers=ran_on, backend=backend.name, wall_s=wall_s)
 
 
 def _find_rates(
@@ -170,10 +164,7 @@ def _find_rates(
     return {opt: finder_lab.suggested(r) for opt, r in found.items()}
 
 
-Notify = Callable[[str, str, Any], None]
-
-
-def _drive(plan: _Plan, executor: _Inline | _Pool, emit: Callable[[Event], None]) -> None:
+def _drive(plan: _Plan, executor: Executor, emit: Callable[[Event], None]) -> None:
     in_flight: dict[str, RunSpec] = {}
 
     def notify(kind: str, key: str, payload: Any) -> None:
@@ -189,7 +180,7 @@ def _drive(plan: _Plan, executor: _Inline | _Pool, emit: Callable[[Event], None]
         for key, record, error in executor.poll(notify):
             spec = in_flight.pop(key)
             if error is not None:
-                raise _failure(f"run {spec.label()} failed", error)
+                raise failure(f"run {spec.label()} failed", error)
             plan.store.add(record)
             cached = plan.add(plan.unlocked())
             emit(Event("finish", plan.done(), len(plan.planned), spec=spec, record=record))
@@ -197,138 +188,8 @@ def _drive(plan: _Plan, executor: _Inline | _Pool, emit: Callable[[Event], None]
                 emit(Event("cached", plan.done(), len(plan.planned), spec=s, record=plan.store.get(s.key())))
 
 
-Finished = tuple[str, "dict[str, Any] | None", "str | None"]
-
-
-def _run_one(task: Task, data: TaskData, spec: RunSpec, notify: Notify) -> Finished:
-    key = spec.key()
-    started = False
-
-    def progress(step: int, total: int) -> None:
-        nonlocal started
-        notify("progress" if started else "start", key, (step, total))
-        started = True
-
-    try:
-        record = train.run(task, data, spec, progress=progress)
-    except Exception:
-        return key, None, traceback.format_exc()
-    return key, record, None
-
-
-class _Inline:
-    """Runs one spec at a time in this process."""
-
-    capacity = 1
-
-    def __init__(self, task: Task, data: TaskData) -> None:
-        self.task, self.data = task, data
-        self.pending: list[RunSpec] = []
-        train.warm_up()
-
-    def submit(self, spec: RunSpec) -> None:
-        self.pending.append(spec)
-
-    def poll(self, notify: Notify) -> list[Finished]:
-        return [_run_one(self.task, self.data, self.pending.pop(0), notify)] if self.pending else []
-
-    def close(self) -> None:
-        pass
-
-
-class _Pool:
-    """``workers`` spawned processes reading specs from one queue and sending events back on another.
-
-    Workers ignore SIGINT: on Ctrl-C the parent stops, and :meth:`close` terminates the workers it started.
-    """
-
-    def __init__(self, task: Task, data_dir: str | os.PathLike | None, subset: int | None, workers: int) -> None:
-        ctx = mp.get_context("spawn")
-        self.capacity = workers
-        self.inbox = ctx.Queue()
-        self.outbox = ctx.Queue()
-        self.procs = [
-            ctx.Process(
-                target=_worker,
-                args=(task, None if data_dir is None else str(data_dir), subset, self.inbox, self.outbox),
-                daemon=True,
-                name=f"ravine-task-worker-{i}",
-            )
-            for i in range(workers)
-        ]
-        for p in self.procs:
-            p.start()
-        self.running: dict[int, str] = {}
-
-    def submit(self, spec: RunSpec) -> None:
-        self.inbox.put(spec)
-
-    def poll(self, notify: Notify) -> list[Finished]:
-        finished: list[Finished] = []
-        deadline = time.monotonic() + 0.2
-        while not finished:
-            try:
-                kind, pid, key, payload = self.outbox.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                self._check_alive()
-                if time.monotonic() >= deadline:
-                    return finished
-                continue
-            if kind == "done":
-                self.running.pop(pid, None)
-                finished.append((key, payload, None))
-            elif kind == "error":
-                self.running.pop(pid, None)
-                finished.append((key, None, payload))
-            elif kind == "fatal":
-                raise _failure(f"worker process {pid} could not start", payload)
-            else:
-                self.running[pid] = key
-                notify(kind, key, payload)
-        return finished
-
-    def _check_alive(self) -> None:
-        # Workers only leave when closed: one that is gone crashed (or was killed, e.g. for memory).
-        for p in self.procs:
-            if not p.is_alive():
-                doing = f" while running {self.running[p.pid]}" if p.pid in self.running else ""
-                raise RunFailed(f"worker process {p.pid} died (exit code {p.exitcode}){doing}")
-
-    def close(self) -> None:
-        for p in self.procs:
-            if p.is_alive():
-                p.terminate()
-        for p in self.procs:
-            p.join(timeout=10)
-        self.inbox.close()
-        self.outbox.close()
-
-
-def _worker(
-    task: Task, data_dir: str | None, subset: int | None, inbox: mp.Queue, outbox: mp.Queue
-) -> None:  # pragma: no cover - runs in the worker process (its behaviour is tested through compare)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    pid = os.getpid()
-    try:
-        data = task.load(data_dir).subset(subset)
-        train.warm_up()
-    except Exception:
-        outbox.put(("fatal", pid, "", traceback.format_exc()))
-        return
-
-    def notify(kind: str, key: str, payload: Any) -> None:
-        outbox.put((kind, pid, key, payload))
-
-    while True:
-        spec = inbox.get()
-        if spec is None:
-            return
-        key, record, error = _run_one(task, data, spec, notify)
-        outbox.put(("done", pid, key, record) if error is None else ("error", pid, key, error))
-
-
-def environment(protocol: Protocol, workers: int) -> dict[str, Any]:
-    """Where and how the comparison ran."""
+def environment(protocol: Protocol, workers: int | None, backend: str | None = None) -> dict[str, Any]:
+    """Where and how the comparison ran (``backend``: its name; None: ``inline`` or ``pool`` by ``workers``)."""
     return {
         "ravine": ravine.__version__,
         "torch": torch.__version__,
@@ -336,13 +197,20 @@ def environment(protocol: Protocol, workers: int) -> dict[str, Any]:
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "cpus": os.cpu_count(),
+        "backend": backend or ("inline" if workers == 1 else "pool"),
         "workers": workers,
         "torch_threads_per_run": protocol.threads,
     }
 
 
 def results(
-    task: Task, protocol: Protocol, store: RunStore, *, workers: int = 1, wall_s: float | None = None
+    task: Task,
+    protocol: Protocol,
+    store: RunStore,
+    *,
+    workers: int | None = 1,
+    backend: str | None = None,
+    wall_s: float | None = None,
 ) -> dict[str, Any]:
     """The results document: task, protocol, environment, ranked summary and every run of the protocol."""
     protocol = protocol.resolve(task)
@@ -362,7 +230,7 @@ def results(
         "format": RESULTS_FORMAT,
         "task": task.describe(),
         "protocol": protocol.to_dict(),
-        "environment": environment(protocol, workers),
+        "environment": environment(protocol, workers, backend),
         "wall_s": wall_s,
         "complete": all(_complete(row, protocol) for row in summary),
         "summary": summary,
