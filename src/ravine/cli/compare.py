@@ -52,6 +52,8 @@ ravine compare saddle -o sgd --start 1.5,0 --noise 0.01   (noise escapes the sad
 ravine compare ravine:kappa=1000 --set momentum.momentum=0.95 --set adam.betas=0.9,0.99
 
 ravine compare mnist-logreg --workers 2   (a task: lr grid, then 3 seeds; data from --data-dir or $RAVINE_DATA)
+
+ravine compare mnist-logreg --backend ray --address ray://head:10001   (the runs as tasks on a Ray cluster)
 """
 
 
@@ -194,7 +196,8 @@ def register(app: typer.Typer) -> None:
                 "--workers",
                 metavar="W",
                 min=1,
-                help="Worker processes (default 1).",
+                help="Runs at once: worker processes of the pool (default 1: this process), or Ray tasks (default: "
+                "as many as the Ray cluster has CPUs for).",
                 rich_help_panel=TASK_PANEL,
                 show_default=False,
             ),
@@ -255,11 +258,34 @@ def register(app: typer.Typer) -> None:
                 help="Where the data sets are (default: $RAVINE_DATA, else ~/.cache/ravine/data).",
             ),
         ] = None,
+        backend: Annotated[
+            parse.Backend | None,
+            typer.Option(
+                "--backend",
+                case_sensitive=False,
+                rich_help_panel=TASK_PANEL,
+                show_default=False,
+                help="Where the runs execute: pool (default; local processes) or ray (Ray tasks, on a local Ray or "
+                "on --address; needs pip install 'ravine[ray]'). Same results and resume either way.",
+            ),
+        ] = None,
+        address: Annotated[
+            str | None,
+            typer.Option(
+                "--address",
+                metavar="ADDR",
+                rich_help_panel=TASK_PANEL,
+                show_default=False,
+                help="With --backend ray: the cluster (ray://HOST:10001, HOST:6379 or auto); default: start a local "
+                "Ray for this comparison.",
+            ),
+        ] = None,
     ) -> None:
         options = parse.CompareOptions(
             target=target, optimizers=optimizers, out=out, lr_grid=lr_grid, steps=steps, lr=lr, noise=noise,
             start=start, seed=seed, overrides=parse.overrides(sets or []), no_gif=no_gif, workers=workers,
             epochs=epochs, seeds=seeds, batch_size=batch_size, schedule=schedule, data_dir=data_dir,
+            backend=backend, address=address,
         )  # fmt: skip
         console, err = Console(), Console(stderr=True, highlight=False, soft_wrap=True)
         try:
@@ -298,6 +324,8 @@ def main(options: parse.CompareOptions, console: Console) -> int:
             raise _Bad(
                 f"{', '.join(wrong)} appl{'y' if len(wrong) > 1 else 'ies'} to landscapes, not to task {target!r}"
             )
+        if options.address is not None and options.backend is not parse.Backend.RAY:
+            raise _Bad("--address applies to --backend ray")
         return _run_task(target, options, console)
     wrong = options.given(options.TASK_ONLY) + (["--lr find"] if find else [])
     if wrong:
@@ -322,6 +350,8 @@ def _run_task(task: str, options: parse.CompareOptions, console: Console) -> int
         tuning="find" if isinstance(options.lr, parse.Find) else "grid",
         schedule=options.schedule,
         workers=options.workers,
+        backend=options.backend or parse.Backend.POOL,
+        address=options.address,
         data_dir=options.data_dir,
         out=options.out,
         console=console,

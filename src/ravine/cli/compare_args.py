@@ -17,6 +17,7 @@ from typing import Any
 import typer
 
 from ravine.lab import tuning
+from ravine.lab.backends import Kind as Backend
 
 Bad = typer.BadParameter
 
@@ -184,9 +185,12 @@ class CompareOptions:
     batch_size: int | str | None = None
     schedule: str | None = None
     data_dir: Path | None = None
+    backend: Backend | None = None  # None: the process pool
+    address: str | None = None  # the Ray cluster (--backend ray only)
 
     LANDSCAPE_ONLY = ("steps", "lr", "noise", "start", "seed", "overrides", "no_gif")
-    TASK_ONLY = ("workers", "epochs", "seeds", "batch_size", "schedule", "data_dir")
+    # landscapes run in this process (ravine.lab.suite): a backend is a task option
+    TASK_ONLY = ("workers", "epochs", "seeds", "batch_size", "schedule", "data_dir", "backend", "address")
 
     def given(self, names: tuple[str, ...]) -> list[str]:
         """The command-line flags among ``names`` that were given."""

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ravine.cli import report
-from ravine.lab import outputs
+from ravine.lab import backends, outputs
 from ravine.lab.data import DataError
 from ravine.lab.tasks import TASKS, Event, Protocol, RunFailed, RunStore, Task, TaskData, compare, protocol
 from ravine.report import task_plots
@@ -40,7 +40,9 @@ def run(
     lr_grid: Sequence[float] | None = None,
     tuning: str = "grid",
     schedule: str | None = None,
-    workers: int | None = 1,
+    workers: int | None = None,
+    backend: backends.Kind = backends.Kind.POOL,
+    address: str | None = None,
     data_dir: str | os.PathLike | None = None,
     out: str | os.PathLike | None = None,
     console: Console | None = None,
@@ -61,19 +63,21 @@ def run(
         lr_grid: learning rates (> 0; default: the task's grid).
         tuning: ``"grid"`` (tune over ``lr_grid``) or ``"find"`` (an LR range test per optimiser picks the rate).
         schedule: a learning-rate schedule spec (``cosine``) applied to every optimiser, or None.
-        workers: worker processes (>= 1; default 1).
+        workers: runs at once (>= 1): worker processes of the pool (default 1, this process), or Ray tasks
+            (default: as many as the Ray cluster has CPUs for).
+        backend: where the runs execute: the process pool or Ray (:mod:`ravine.lab.backends`).
+        address: the Ray cluster to connect to (Ray only; default: a local Ray for this comparison).
         data_dir: directory holding the data sets (default: ``$RAVINE_DATA``, else the cache).
         out: output directory (default ``./ravine-<task>``); rerunning with the same one resumes.
         console: where to render (default: a new rich console).
         subset: at most this many examples per split, for quick runs.
 
     Returns:
-        0 on success, 1 if data or a run failed, 2 for bad input, 130 when interrupted.
+        0 on success, 1 if data or a run failed or Ray is missing, 2 for bad input, 130 when interrupted.
     """
     console = console or Console()
     optimizers = DEFAULT_OPTIMIZERS if optimizers is None else optimizers
     seeds = 3 if seeds is None else seeds
-    workers = 1 if workers is None else workers
     try:
         the_task = TASKS.get(task)
         if the_task is None:
@@ -90,10 +94,11 @@ def run(
             schedule=schedule,
             subset=subset,
         )
-        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-            raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+        where = backends.make(backend, workers=workers, address=address)
     except ValueError as e:
         return _error(console, e, EXIT_USAGE)
+    except backends.MissingExtra as e:
+        return _error(console, e, EXIT_FAILED)
     try:
         data = _load(the_task, data_dir, console)
     except DataError as e:
@@ -104,9 +109,7 @@ def run(
         console.print(f"resuming: {len(store)} finished runs in {store.path}", highlight=False, soft_wrap=True)
     try:
         with _Display(console) as display:
-            results = compare(
-                the_task, protocol, store, data=data, data_dir=data_dir, workers=workers, on_event=display
-            )
+            results = compare(the_task, protocol, store, data=data, data_dir=data_dir, backend=where, on_event=display)
     except DataError as e:
         return _error(console, e, EXIT_FAILED)
     except RunFailed as e:

@@ -1,7 +1,8 @@
 """The runs as Ray tasks (https://docs.ray.io): on a local Ray started here, or on a cluster at ``address``.
 
 Ray is an optional extra (``pip install 'ravine[ray]'``); it is imported only when this backend is chosen. The
-task and its data go to Ray's object store once; each run is one task reserving ``threads`` CPUs, and seeds
+task and its data go to Ray's object store once, pickled (Ray would otherwise hand the workers read-only NumPy
+arrays, which torch cannot safely wrap); each run is one task reserving ``threads`` CPUs, and seeds
 itself and fixes its torch threads inside :func:`ravine.lab.tasks.train.run`, so its record is the same bits as
 the process pool's on the same machine and torch build.
 
@@ -17,6 +18,7 @@ import functools
 import hashlib
 import logging
 import os
+import pickle
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,8 +114,25 @@ def where() -> tuple[str, str]:
     return ravine.__file__, source_fingerprint()
 
 
-def run_on_worker(task: Task, data: TaskData, spec: RunSpec, fingerprint: str) -> Finished:
-    """The body of one Ray task: check the worker's ravine, then train the run (progress is not reported)."""
+_job_cache: dict[str, tuple[Task, TaskData]] = {}
+
+
+def _job(ref: Any) -> tuple[Task, TaskData]:
+    """The task and data behind ``ref``, unpickled once per worker process and comparison."""
+    if ref.hex() not in _job_cache:
+        import ray
+
+        _job_cache.clear()  # one comparison at a time: keep only its data in memory
+        _job_cache[ref.hex()] = pickle.loads(ray.get(ref))
+    return _job_cache[ref.hex()]
+
+
+def run_on_worker(job: list[Any], spec: RunSpec, fingerprint: str) -> Finished:
+    """The body of one Ray task: check the worker's ravine, then train the run (progress is not reported).
+
+    ``job`` is ``[ref]``, the object reference of the pickled task and data, inside a list so that Ray hands over
+    the reference rather than its value.
+    """
     try:
         path, mine = where()
         if mine != fingerprint:
@@ -121,6 +140,7 @@ def run_on_worker(task: Task, data: TaskData, spec: RunSpec, fingerprint: str) -
                 f"this Ray worker imports ravine from {path}, whose sources differ from the driver's "
                 f"(fingerprint {mine} != {fingerprint}); put the same ravine on the workers' path"
             )
+        task, data = _job(job[0])
         train.warm_up()  # the first time in this worker process: seconds that would count in the run's timing
     except Exception:
         return spec.key(), None, traceback.format_exc()
@@ -138,7 +158,7 @@ class _RayExecutor:
         try:
             cpus = int(ray.cluster_resources().get("CPU", 0))
             self.capacity = backend.workers or max(1, cpus // job.threads)
-            self.task, self.data = ray.put(job.task), ray.put(job.data)
+            self.job = [ray.put(pickle.dumps((job.task, job.data), protocol=pickle.HIGHEST_PROTOCOL))]
             # A run that dies with its worker is reported, as the pool does, not retried: rerunning resumes.
             self.remote = ray.remote(run_on_worker).options(num_cpus=job.threads, max_retries=0)
         except BaseException:
@@ -146,7 +166,7 @@ class _RayExecutor:
             raise
 
     def submit(self, spec: RunSpec) -> None:
-        self.refs[self.remote.remote(self.task, self.data, spec, source_fingerprint())] = spec.key()
+        self.refs[self.remote.remote(self.job, spec, source_fingerprint())] = spec.key()
 
     def poll(self, notify: Any) -> list[Finished]:
         if not self.refs:
