@@ -262,11 +262,13 @@ def register(app: typer.Typer) -> None:
             parse.Backend | None,
             typer.Option(
                 "--backend",
-                case_sensitive=False,
+                metavar="pool|ray",
+                parser=parse.backend,
                 rich_help_panel=TASK_PANEL,
                 show_default=False,
+                # \\[ keeps rich markup from reading [ray] as a tag
                 help="Where the runs execute: pool (default; local processes) or ray (Ray tasks, on a local Ray or "
-                "on --address; needs pip install 'ravine[ray]'). Same results and resume either way.",
+                "on --address; needs pip install 'ravine\\[ray]'). Same results and resume either way.",
             ),
         ] = None,
         address: Annotated[

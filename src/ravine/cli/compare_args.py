@@ -69,6 +69,14 @@ def learning_rates(text: str) -> Rates | None:
     return None if word == "auto" else Find() if word == "find" else rates(text)
 
 
+def backend(text: str) -> Backend:
+    """``--backend``: ``pool`` or ``ray``, in any case."""
+    try:
+        return Backend(text.strip().lower())
+    except ValueError:
+        raise Bad(f"must be one of {', '.join(k.value for k in Backend)}, got {text!r}") from None
+
+
 def grid(text: str) -> Rates:
     """``--lr-grid``: ``LOW:HIGH[:PER_DECADE]`` (a log grid) or comma-separated learning rates."""
     if ":" not in text:

@@ -15,6 +15,7 @@ from typing import Any
 
 from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -131,7 +132,8 @@ def run(
 
 
 def _error(console: Console, e: Exception | str, code: int) -> int:
-    console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+    # escaped: a message may hold brackets that are not markup ("pip install 'ravine[ray]'")
+    console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)
     return code
 
 

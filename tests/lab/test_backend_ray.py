@@ -1,0 +1,147 @@
+"""The Ray backend against the process pool, its outside reference: the same records bit for bit (timings aside),
+resume after an interruption, ``ravine compare TASK --backend ray`` end to end, workers that import this very
+ravine, and one clear line when Ray is not installed.
+
+One local Ray serves the module (it takes seconds to start on 2 cores); the tests that need Ray skip, saying so,
+where it is not installed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+import ravine
+from ravine.cli.app import app
+from ravine.lab.backends import Kind, MissingExtra, Pool, make, ray_tasks
+from ravine.lab.tasks import TASKS, Event, Protocol, RunStore, compare
+
+QUAD = TASKS["quadratic-deep"]
+PROTOCOL = Protocol(("sgd", "adam"), lr_grid=(0.003, 0.03, 1.0), seeds=2, epochs=2)
+CLI_PROTOCOL = ["-o", "sgd,adam", "--lr-grid", "0.003,0.03,1", "--seeds", "2", "--epochs", "2"]
+TIMINGS = {"wall_s", "train_s", "reached_s", "seconds"}  # what a run measures of its machine, not of training
+NO_RAY = "Ray is not installed (pip install 'ravine[ray]'): the Ray backend is not tested here"
+
+
+def _measured(x: Any) -> Any:
+    """``x`` without its timings: what must be bit-identical whichever backend ran the runs."""
+    if isinstance(x, dict):
+        return {k: _measured(v) for k, v in x.items() if k not in TIMINGS}
+    if isinstance(x, list):
+        return [_measured(v) for v in x]
+    return x
+
+
+def _compare_cli(out: Path, *more: str) -> tuple[int, str, dict | None]:
+    res = CliRunner().invoke(app, ["compare", "quadratic-deep", *CLI_PROTOCOL, "--out", str(out), *more],
+                             env={"COLUMNS": "200"})  # fmt: skip
+    doc = json.loads((out / "results.json").read_text()) if (out / "results.json").is_file() else None
+    return res.exit_code, res.output, doc
+
+
+@pytest.fixture(scope="module")
+def local_ray() -> Any:
+    """A local Ray of 2 CPUs, started as the backend starts one (``ray_tasks.connect``), for the whole module."""
+    ray = pytest.importorskip("ray", reason=NO_RAY)
+    with pytest.MonkeyPatch.context() as mp:
+        # Only connect()'s runtime environment may tell the workers where this ravine is (the shared venv's
+        # editable install points at another checkout).
+        mp.delenv("PYTHONPATH", raising=False)
+        started = ray_tasks.connect(None, num_cpus=2)
+    yield ray
+    if started:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The reference: the comparison on the process pool (2 workers), through the command line."""
+    code, output, doc = _compare_cli(tmp_path_factory.mktemp("pool"), "--workers", "2")
+    assert code == 0, output
+    assert doc["environment"]["backend"] == "pool" and len(doc["runs"]) == 14
+    return doc
+
+
+def test_workers_import_this_ravine(local_ray: Any) -> None:
+    path, fingerprint = local_ray.get(local_ray.remote(ray_tasks.where).remote())
+    assert Path(path).resolve() == Path(ravine.__file__).resolve()
+    assert fingerprint == ray_tasks.source_fingerprint()
+
+
+def test_a_worker_with_another_ravine_fails_its_run_with_both_fingerprints() -> None:
+    spec = PROTOCOL.resolve(QUAD).grid_runs(QUAD, "sgd")[0]
+    key, record, error = ray_tasks.run_on_worker([None], spec, "0" * 16)
+    assert key == spec.key() and record is None
+    assert f"fingerprint {ray_tasks.source_fingerprint()} != {'0' * 16}" in error.splitlines()[-1]
+
+
+def test_the_command_line_on_ray_gives_the_pools_results(local_ray: Any, pool: dict, tmp_path: Path) -> None:
+    code, output, doc = _compare_cli(tmp_path / "ray", "--backend", "ray", "--workers", "2")
+    assert code == 0, output
+    assert doc["environment"]["backend"] == "ray" and doc["environment"]["workers"] == 2
+    assert [r["key"] for r in doc["runs"]] == [r["key"] for r in pool["runs"]]
+    assert _measured(doc["runs"]) == _measured(pool["runs"])  # curves, finals, findings: the same bits
+    assert _measured(doc["summary"]) == _measured(pool["summary"])  # the same ranking, rates and statistics
+    assert doc["protocol"] == pool["protocol"] and doc["complete"]
+    # Rerun: every run is found in the store, none runs again (and no Ray is needed).
+    code, output, again = _compare_cli(tmp_path / "ray", "--backend", "ray")
+    assert code == 0 and "resuming: 14 finished runs" in output
+    assert _measured(again["runs"]) == _measured(doc["runs"])
+
+
+def test_an_interrupted_ray_comparison_resumes_without_recomputing(local_ray: Any, pool: dict, tmp_path: Path) -> None:
+    path = tmp_path / "runs.jsonl"
+    finished = []
+
+    def interrupt_after_five(e: Event) -> None:
+        if e.kind == "finish":
+            finished.append(e.spec)
+            if len(finished) == 5:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # the runs still in flight are cancelled
+        compare(QUAD, PROTOCOL, RunStore(path), backend=make(Kind.RAY, workers=2), on_event=interrupt_after_five)
+    assert len(RunStore(path)) == 5
+    events: list[Event] = []
+    res = compare(QUAD, PROTOCOL, RunStore(path), backend=make(Kind.RAY, workers=2), on_event=events.append)
+    assert sum(e.kind == "cached" for e in events) == 5 and sum(e.kind == "finish" for e in events) == 9
+    assert {e.spec.key() for e in events if e.kind == "finish"}.isdisjoint(s.key() for s in finished)
+    assert _measured(res["runs"]) == _measured(pool["runs"])
+    assert len(RunStore(path)) == 14
+
+
+def test_without_ray_the_backend_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ImportError
+    with pytest.raises(MissingExtra, match=r"needs Ray, which is not installed: pip install 'ravine\[ray\]'$"):
+        make(Kind.RAY)
+    code, output, doc = _compare_cli(tmp_path, "--backend", "ray")
+    assert code == 1 and doc is None
+    assert output.strip() == "error: the ray backend needs Ray, which is not installed: pip install 'ravine[ray]'"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--address", "auto"], "error: --address applies to --backend ray"),
+        (["--backend", "dask"], "error: Invalid value for '--backend': must be one of pool, ray, got 'dask'"),
+    ],
+)
+def test_backend_options_are_checked(tmp_path: Path, args: list[str], message: str) -> None:
+    res = CliRunner().invoke(app, ["compare", "quadratic-deep", "--out", str(tmp_path), *args])
+    assert res.exit_code == 2 and message in res.stderr and not (tmp_path / "results.json").exists()
+    res = CliRunner().invoke(app, ["compare", "bowl", "--backend", "Pool", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "--backend applies to tasks, not to landscapes" in res.stderr
+
+
+def test_backends_check_their_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="address applies to the ray backend only"):
+        make(Kind.POOL, address="auto")
+    with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
+        make(Kind.POOL, workers=0)
+    with pytest.raises(ValueError, match="give the workers to the backend"):
+        compare(QUAD, PROTOCOL, RunStore(tmp_path / "r.jsonl"), workers=2, backend=Pool(2))
