@@ -9,6 +9,8 @@ where it is not installed.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -145,3 +147,30 @@ def test_backends_check_their_arguments(tmp_path: Path) -> None:
         make(Kind.POOL, workers=0)
     with pytest.raises(ValueError, match="give the workers to the backend"):
         compare(QUAD, PROTOCOL, RunStore(tmp_path / "r.jsonl"), workers=2, backend=Pool(2))
+
+
+def _recipes() -> tuple[list[str], str]:
+    """The Ray section of docs/distributed.md: its command lines and its Python block."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "distributed.md").read_text(encoding="utf-8")
+    section = doc.split("## Ray", 1)[1].split("\n## ", 1)[0]
+    shell = re.search(r"```bash\n(.*?)```", section, flags=re.S).group(1)
+    commands = [shlex.split(line.split("#", 1)[0]) for line in shell.strip().splitlines()]
+    return commands, re.search(r"```python\n(.*?)```", section, flags=re.S).group(1)
+
+
+def test_the_recipes_of_the_docs_give_the_pools_results(
+    local_ray: Any, pool: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands, python = _recipes()
+    monkeypatch.chdir(tmp_path)
+    local = commands[0]
+    assert local[:2] == ["ravine", "compare"] and "--address" not in local
+    res = CliRunner().invoke(app, [*local[1:], "--out", "cli"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    doc = json.loads((tmp_path / "cli" / "results.json").read_text())
+    assert doc["environment"]["backend"] == "ray" and _measured(doc["runs"]) == _measured(pool["runs"])
+    scope: dict[str, Any] = {}
+    exec(compile(python, "docs/distributed.md", "exec"), scope)
+    assert scope["res"]["environment"]["backend"] == "ray"
+    assert _measured(scope["res"]["runs"]) == _measured(pool["runs"])
+    assert (tmp_path / "ray-sweep" / "runs.jsonl").is_file()
