@@ -9,9 +9,14 @@ where it is not installed.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import shutil
+import socket
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -174,3 +179,47 @@ def test_the_recipes_of_the_docs_give_the_pools_results(
     assert scope["res"]["environment"]["backend"] == "ray"
     assert _measured(scope["res"]["runs"]) == _measured(pool["runs"])
     assert (tmp_path / "ray-sweep" / "runs.jsonl").is_file()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_on_a_cluster_ravine_ships_itself_to_the_workers(pool: dict, tmp_path: Path) -> None:
+    """``--address``: a Ray head started apart (``ray start``), whose workers cannot see this checkout, runs the
+    comparison; ravine sends its package along (``py_modules``), and the records are the pool's."""
+    pytest.importorskip("ray", reason=NO_RAY)
+    commands, _ = _recipes()
+    remote = commands[1]
+    assert remote[:2] == ["ravine", "compare"] and "--address" in remote
+    port, temp = _free_port(), tempfile.mkdtemp(prefix="rv", dir="/tmp")  # a short path: Ray's sockets live there
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the cluster's workers don't see this ravine
+    env["RAY_AUTH_MODE"] = "disabled"  # a throwaway cluster on the loopback: no token to share
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}", "--num-cpus=2",
+         "--node-ip-address=127.0.0.1", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
+         "--block"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        for line in head.stdout:  # wait until the head is up
+            if "Ray runtime started" in line:
+                break
+        assert head.poll() is None, "ray start failed"
+        args = [*remote[1:], *CLI_PROTOCOL, "--out", str(tmp_path / "o")]
+        args[args.index("--address") + 1] = f"127.0.0.1:{port}"
+        src = str(Path(ravine.__file__).resolve().parents[1])
+        driver = subprocess.run(
+            [sys.executable, "-c", "from ravine.cli import main; main()", *args],
+            env={**env, "PYTHONPATH": src}, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert driver.returncode == 0, driver.stdout + driver.stderr
+    finally:
+        head.terminate()  # --block: the head stops its processes and leaves
+        head.wait(timeout=60)
+        shutil.rmtree(temp, ignore_errors=True)
+    doc = json.loads((tmp_path / "o" / "results.json").read_text())
+    assert doc["environment"]["backend"] == "ray" and doc["environment"]["workers"] == 2  # the cluster's CPUs
+    assert _measured(doc["runs"]) == _measured(pool["runs"])

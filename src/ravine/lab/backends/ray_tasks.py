@@ -83,18 +83,25 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
 
     Returns:
         Whether this call initialised Ray (the caller then shuts it down).
+
+    Raises:
+        RunFailed: Ray could not start, or nothing answers at ``address``.
     """
     ray = import_ray()
     if ray.is_initialized():
         return False
     package = Path(ravine.__file__).resolve().parent
     quiet = {"logging_level": logging.WARNING, "include_dashboard": False}
-    if address is None:
-        path = [str(package.parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-        env = {"env_vars": {"PYTHONPATH": os.pathsep.join(path)}}
-        ray.init(address="local", num_cpus=num_cpus, runtime_env=env, **quiet)
-    else:
-        ray.init(address=address, runtime_env={"py_modules": [str(package)]}, **quiet)
+    try:
+        if address is None:
+            path = [str(package.parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+            env = {"env_vars": {"PYTHONPATH": os.pathsep.join(path)}}
+            ray.init(address="local", num_cpus=num_cpus, runtime_env=env, **quiet)
+        else:
+            ray.init(address=address, runtime_env={"py_modules": [str(package)]}, **quiet)
+    except (ConnectionError, RuntimeError, ValueError) as e:  # what ray.init raises for a wrong or dead address
+        where = "start a local Ray" if address is None else f"connect to Ray at {address}"
+        raise RunFailed(f"could not {where}: {str(e).strip().splitlines()[0]}", traceback.format_exc()) from None
     return True
 
 
