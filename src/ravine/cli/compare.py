@@ -53,7 +53,7 @@ ravine compare ravine:kappa=1000 --set momentum.momentum=0.95 --set adam.betas=0
 
 ravine compare mnist-logreg --workers 2   (a task: lr grid, then 3 seeds; data from --data-dir or $RAVINE_DATA)
 
-ravine compare mnist-logreg --backend ray --address ray://head:10001   (the runs as tasks on a Ray cluster)
+ravine compare mnist-logreg --backend ray --address head:6379   (the runs as tasks on a Ray cluster)
 """
 
 
@@ -278,8 +278,8 @@ def register(app: typer.Typer) -> None:
                 metavar="ADDR",
                 rich_help_panel=TASK_PANEL,
                 show_default=False,
-                help="With --backend ray: the cluster (ray://HOST:10001, HOST:6379 or auto); default: start a local "
-                "Ray for this comparison.",
+                help="With --backend ray: the cluster (HOST:6379, auto, or ray://HOST:10001 with ray\\[client]); "
+                "default: start a local Ray for this comparison.",
             ),
         ] = None,
     ) -> None:

@@ -48,7 +48,7 @@ def make(kind: Kind, *, workers: int | None = None, address: str | None = None) 
         kind: :attr:`Kind.POOL` or :attr:`Kind.RAY`.
         workers: runs at once (>= 1). Pool: default 1, which runs in this process. Ray: default as many as the
             Ray cluster has CPUs for (``cpus // threads``).
-        address: Ray only: the cluster to connect to (``ray://host:10001``, ``host:6379`` or ``auto``); None
+        address: Ray only: the cluster to connect to (``host:6379``, ``auto`` or ``ray://host:10001``); None
             starts a local Ray.
 
     Raises:

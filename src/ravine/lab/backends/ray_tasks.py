@@ -47,7 +47,8 @@ class Ray:
     """Ray tasks, ``workers`` at a time.
 
     Args:
-        address: the cluster (``ray://head:10001``, ``head:6379`` or ``auto``); None starts a local Ray with
+        address: the cluster (``head:6379``, ``auto``, or ``ray://head:10001`` with ``ray[client]`` installed);
+            None starts a local Ray with
             ``workers * threads`` CPUs and shuts it down afterwards. If Ray is already initialised in this
             process, that Ray is used as it is (and left running); its workers must be able to import ravine.
         workers: runs at once (>= 1); None: as many as the cluster has CPUs for (``CPUs // threads``; locally
@@ -66,7 +67,7 @@ class Ray:
         if self.workers is not None:
             check_workers(self.workers)
         if self.address is not None and (not isinstance(self.address, str) or not self.address.strip()):
-            raise ValueError(f"address must be a Ray address such as ray://head:10001 or auto, got {self.address!r}")
+            raise ValueError(f"address must be a Ray address such as head:6379 or auto, got {self.address!r}")
         import_ray()  # fail before any data is loaded, with the install hint
 
     def open(self, job: Job) -> _RayExecutor:
