@@ -13,10 +13,12 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +101,7 @@ def test_the_command_line_on_ray_gives_the_pools_results(local_ray: Any, pool: d
     code, output, again = _compare_cli(tmp_path / "ray", "--backend", "ray")
     assert code == 0 and "resuming: 14 finished runs" in output
     assert _measured(again["runs"]) == _measured(doc["runs"])
+    assert local_ray.is_initialized()  # a Ray the backend did not start is left running
 
 
 def test_an_interrupted_ray_comparison_resumes_without_recomputing(local_ray: Any, pool: dict, tmp_path: Path) -> None:
@@ -223,3 +226,32 @@ def test_on_a_cluster_ravine_ships_itself_to_the_workers(pool: dict, tmp_path: P
     doc = json.loads((tmp_path / "o" / "results.json").read_text())
     assert doc["environment"]["backend"] == "ray" and doc["environment"]["workers"] == 2  # the cluster's CPUs
     assert _measured(doc["runs"]) == _measured(pool["runs"])
+
+
+def test_ctrl_c_stops_the_local_ray_it_started_and_keeps_the_finished_runs(tmp_path: Path) -> None:
+    """SIGINT to ``ravine compare TASK --backend ray`` in the middle of its runs: exit 130, the runs finished so
+    far stored, and none of the local Ray's processes left behind."""
+    pytest.importorskip("ray", reason=NO_RAY)
+    temp = tempfile.mkdtemp(prefix="rv", dir="/tmp")  # this Ray's session lives here: its processes name it
+    src = str(Path(ravine.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src, "RAY_TMPDIR": temp, "RAY_AUTH_MODE": "disabled"}
+    out = tmp_path / "o"
+    cmd = ["compare", "quadratic-deep", *CLI_PROTOCOL[:-1], "300", "--backend", "ray", "--workers", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ravine.cli import main; main()", *cmd, "--out", str(out)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not (out / "runs.jsonl").is_file() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)  # the first run of 14 (300 epochs each) is stored
+        proc.send_signal(signal.SIGINT)
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    stored = len(RunStore(out / "runs.jsonl"))
+    assert proc.returncode == 130, output
+    assert f"interrupted: {stored} finished runs are saved" in output and 1 <= stored < 14
+    left = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    assert temp not in left  # raylet, GCS and workers are gone
+    shutil.rmtree(temp, ignore_errors=True)
