@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import ravine
-from ravine.lab.backends.base import Finished, Job, MissingExtra, RunFailed, check_workers, run_one
+from ravine.lab.backends.base import Finished, Job, MissingExtra, Notify, RunFailed, check_workers, run_one
 from ravine.lab.tasks import train
 from ravine.lab.tasks.base import Task, TaskData
 from ravine.lab.tasks.spec import RunSpec
@@ -176,7 +176,7 @@ class _RayExecutor:
     def submit(self, spec: RunSpec) -> None:
         self.refs[self.remote.remote(self.job, spec, source_fingerprint())] = spec.key()
 
-    def poll(self, notify: Any) -> list[Finished]:
+    def poll(self, notify: Notify) -> list[Finished]:  # runs under Ray report no progress
         if not self.refs:
             return []
         ready, _ = self.ray.wait(list(self.refs), num_returns=1, timeout=0.2)
