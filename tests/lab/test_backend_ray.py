@@ -34,6 +34,8 @@ QUAD = TASKS["quadratic-deep"]
 PROTOCOL = Protocol(("sgd", "adam"), lr_grid=(0.003, 0.03, 1.0), seeds=2, epochs=2)
 CLI_PROTOCOL = ["-o", "sgd,adam", "--lr-grid", "0.003,0.03,1", "--seeds", "2", "--epochs", "2"]
 TIMINGS = {"wall_s", "train_s", "reached_s", "seconds"}  # what a run measures of its machine, not of training
+# The suite writes nothing to the home directory: no auth token (a local test Ray needs none), no usage stats.
+RAY_ENV = {"RAY_AUTH_MODE": "disabled", "RAY_USAGE_STATS_ENABLED": "0"}
 NO_RAY = "Ray is not installed (pip install 'ravine[ray]'): the Ray backend is not tested here"
 
 
@@ -57,14 +59,19 @@ def _compare_cli(out: Path, *more: str) -> tuple[int, str, dict | None]:
 def local_ray() -> Any:
     """A local Ray of 2 CPUs, started as the backend starts one (``ray_tasks.connect``), for the whole module."""
     ray = pytest.importorskip("ray", reason=NO_RAY)
+    temp = tempfile.mkdtemp(prefix="rv", dir="/tmp")  # a short path: Ray's sockets live there
     with pytest.MonkeyPatch.context() as mp:
-        # Only connect()'s runtime environment may tell the workers where this ravine is (the shared venv's
-        # editable install points at another checkout).
-        mp.delenv("PYTHONPATH", raising=False)
-        started = ray_tasks.connect(None, num_cpus=2)
-    yield ray
-    if started:
-        ray.shutdown()
+        for k, v in {**RAY_ENV, "RAY_TMPDIR": temp}.items():
+            mp.setenv(k, v)
+        with pytest.MonkeyPatch.context() as no_path:
+            # Only connect()'s runtime environment may tell the workers where this ravine is (the shared venv's
+            # editable install points at another checkout).
+            no_path.delenv("PYTHONPATH", raising=False)
+            started = ray_tasks.connect(None, num_cpus=2)
+        yield ray
+        if started:
+            ray.shutdown()
+    shutil.rmtree(temp, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +214,7 @@ def test_on_a_cluster_ravine_ships_itself_to_the_workers(pool: dict, tmp_path: P
     assert remote[:2] == ["ravine", "compare"] and "--address" in remote
     port, temp = _free_port(), tempfile.mkdtemp(prefix="rv", dir="/tmp")  # a short path: Ray's sockets live there
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the cluster's workers don't see this ravine
-    env["RAY_AUTH_MODE"] = "disabled"  # a throwaway cluster on the loopback: no token to share
+    env.update(RAY_ENV)
     head = subprocess.Popen(
         [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}", "--num-cpus=2",
          "--node-ip-address=127.0.0.1", "--include-dashboard=false", "--disable-usage-stats", f"--temp-dir={temp}",
@@ -242,7 +249,7 @@ def test_ctrl_c_stops_the_local_ray_it_started_and_keeps_the_finished_runs(tmp_p
     pytest.importorskip("ray", reason=NO_RAY)
     temp = tempfile.mkdtemp(prefix="rv", dir="/tmp")  # this Ray's session lives here: its processes name it
     src = str(Path(ravine.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": src, "RAY_TMPDIR": temp, "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, **RAY_ENV, "PYTHONPATH": src, "RAY_TMPDIR": temp}
     out = tmp_path / "o"
     cmd = ["compare", "quadratic-deep", *CLI_PROTOCOL[:-1], "300", "--backend", "ray", "--workers", "1"]
     proc = subprocess.Popen(
