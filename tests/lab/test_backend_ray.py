@@ -14,6 +14,7 @@ import re
 import shlex
 import shutil
 import signal
+import site
 import socket
 import subprocess
 import sys
@@ -87,6 +88,15 @@ def test_workers_import_this_ravine(local_ray: Any) -> None:
     path, fingerprint = local_ray.get(local_ray.remote(ray_tasks.where).remote())
     assert Path(path).resolve() == Path(ravine.__file__).resolve()
     assert fingerprint == ray_tasks.source_fingerprint()
+
+
+def test_a_local_rays_workers_get_this_ravines_directory_unless_it_is_site_packages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    here = Path(ravine.__file__).resolve().parent
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(["/elsewhere", str(here.parent)]))
+    assert ray_tasks._local_env(here) == {"env_vars": {"PYTHONPATH": os.pathsep.join([str(here.parent), "/elsewhere"])}}
+    assert ray_tasks._local_env(Path(site.getsitepackages()[0]).resolve() / "ravine") == {}
 
 
 def test_a_worker_with_another_ravine_fails_its_run_with_both_fingerprints() -> None:

@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import pickle
+import site
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,15 +96,24 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
     quiet = {"logging_level": logging.WARNING, "include_dashboard": False}
     try:
         if address is None:
-            path = [str(package.parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
-            env = {"env_vars": {"PYTHONPATH": os.pathsep.join(path)}}
-            ray.init(address="local", num_cpus=num_cpus, runtime_env=env, **quiet)
+            ray.init(address="local", num_cpus=num_cpus, runtime_env=_local_env(package), **quiet)
         else:
             ray.init(address=address, runtime_env={"py_modules": [str(package)]}, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as e:  # what ray.init raises for a wrong or dead address
         where = "start a local Ray" if address is None else f"connect to Ray at {address}"
         raise RunFailed(f"could not {where}: {str(e).strip().splitlines()[0]}", traceback.format_exc()) from None
     return True
+
+
+def _local_env(package: Path) -> dict[str, Any]:
+    """The runtime environment of a local Ray's workers: this ravine's directory first on their ``PYTHONPATH``,
+    unless it is a site-packages directory (the workers find it there anyway, and putting it on ``PYTHONPATH``
+    would let installed packages shadow the standard library)."""
+    sites = {Path(p).resolve() for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    if package.parent in sites:
+        return {}
+    path = [str(package.parent), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+    return {"env_vars": {"PYTHONPATH": os.pathsep.join(dict.fromkeys(path))}}
 
 
 @functools.cache
