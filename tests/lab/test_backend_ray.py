@@ -8,6 +8,7 @@ where it is not installed.
 
 from __future__ import annotations
 
+import doctest
 import json
 import os
 import re
@@ -171,6 +172,13 @@ def test_backend_options_are_checked(tmp_path: Path, args: list[str], message: s
     assert res.exit_code == 2 and message in res.stderr and not (tmp_path / "results.json").exists()
     res = CliRunner().invoke(app, ["compare", "bowl", "--backend", "Pool", "--out", str(tmp_path)])
     assert res.exit_code == 2 and "--backend applies to tasks, not to landscapes" in res.stderr
+
+
+def test_the_examples_of_the_backends_docstring() -> None:
+    from ravine.lab import backends
+
+    failed, tried = doctest.testmod(backends)
+    assert tried > 0 and failed == 0
 
 
 def test_backends_check_their_arguments(tmp_path: Path) -> None:
