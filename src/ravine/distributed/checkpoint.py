@@ -44,6 +44,32 @@ def initialising_step(optimizer: torch.optim.Optimizer) -> bool:
     return seen
 
 
+def create_shaped_state(optimizer: Any, state_like: Any) -> None:
+    """After the state-creating call: also create the state that a rule makes only at a tensor's first step
+    because its shape depends on the tensor's (Adafactor's factored moments, Shampoo's per-dimension matrices).
+
+    A distributed checkpoint loads exactly the keys of the state it loads into, so state that does not exist yet
+    would silently stay fresh after a resume. Which keys are missing is decided on meta tensors (the same answer on
+    every rank); a DTensor parameter's state is made whole, as the whole-tensor step keeps it
+    (:func:`ravine.distributed.dtensor.whole_update`).
+    """
+    rule = optimizer.rule
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is None or p not in optimizer.state:
+                continue
+            state = optimizer.state[p]
+            base = state_like(optimizer, p)
+            probe = torch.empty(base.shape, dtype=base.dtype, device="meta")
+            missing = [k for k in rule.init(probe, group) if k not in state]
+            if not missing:
+                continue
+            whole = base.full_tensor() if dtensor.is_dtensor(base) else base
+            fresh = rule.init(whole.detach(), group)
+            for k in missing:
+                state[k] = fresh[k]
+
+
 # torch.optim classes whose per-parameter state has no "step"
 STEPLESS_IN_TORCH = frozenset({"SGD", "Muon"})
 

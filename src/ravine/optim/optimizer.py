@@ -105,6 +105,7 @@ class Optimizer(torch.optim.Optimizer):
         if closure is None and not torch.compiler.is_compiling() and checkpoint.initialising_step(self):
             # torch.distributed.checkpoint creating the state: create it, count nothing (pytorch#164929)
             execute.gather(self)
+            checkpoint.create_shaped_state(self, precision.state_like)
             checkpoint.match_torch_keys(self)
             return None
         loss = None

@@ -76,6 +76,13 @@ class shampoo_precondition(Rule):
     def state_keys(self, h: Hyper) -> tuple[str, ...]:
         return ()  # the per-dimension matrices depend on the tensor's shape: made in update()
 
+    def init(self, param: Tensor, h: Hyper) -> dict[str, Tensor]:
+        """The state a first step finds (zeros, ``matrix_eps * I``): what a distributed checkpoint's state-creating
+        call makes, so that the matrices are loaded on resume (:mod:`ravine.distributed.checkpoint`)."""
+        st: dict[str, Tensor] = {}
+        self._init(torch.zeros_like(param), st, h)
+        return st
+
     def _init(self, u: Tensor, st: dict, h: Hyper) -> None:
         if h["momentum"] > 0:
             st["momentum_buffer"] = u.clone()
@@ -88,7 +95,12 @@ class shampoo_precondition(Rule):
     ) -> list[Tensor]:
         out = []
         for u, p, st, h in zip(updates, params, states, groups, strict=True):
-            if "pre_cond_0" not in st and (p.dim() > 0 or (h["momentum"] > 0 and "momentum_buffer" not in st)):
+            # The first step starts the momentum from u (the reference's choice), also over state that a
+            # checkpoint's state-creating call made before it (step 1 is the first real step).
+            first = int(st["step"].item()) == 1
+            if first or (
+                "pre_cond_0" not in st and (p.dim() > 0 or (h["momentum"] > 0 and "momentum_buffer" not in st))
+            ):
                 self._init(u, st, h)
             g = u.clone()
             if h["momentum"] > 0:
