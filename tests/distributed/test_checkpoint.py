@@ -21,11 +21,8 @@ from ravine.distributed.checkpoint import STEPLESS_IN_TORCH
 HALF = dist_cases.STEPS // 2
 
 # Known defects, each a strict xfail so that a fix is noticed (CHANGELOG "Known limits"):
-_INIT = "DCP's state-creating step (lr=0, zero gradients) still moves this optimiser's state"
 KNOWN = {
     ("torch", "muon"): "torch's Muon orthogonalises each FSDP2 shard on its own, so its run is not one process's",
-    ("zero", "ASGD_defaults"): _INIT,
-    ("zero", "Rprop_defaults"): _INIT,
 }
 
 

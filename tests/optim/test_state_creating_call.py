@@ -46,3 +46,34 @@ def test_shampoo_matrices_exist_and_the_first_step_is_unchanged() -> None:
         assert torch.equal(p, q)
         for k in plain.state[p]:
             assert torch.equal(plain.state[p][k], made.state[q][k]), k
+
+
+@pytest.mark.parametrize("name", ["ASGD", "Rprop"])
+def test_state_made_at_lr_0_is_remade_at_the_groups_rate(name: str) -> None:
+    """ASGD's eta and Rprop's step sizes start at lr: made during the call at lr 0, they are remade at the real
+    rate before a state_dict() (what DCP saves) and before the first step, which then equals torch's first step
+    without the call; state loaded afterwards is kept as loaded."""
+    mine, theirs = _params(), _params()
+    ours, torchs = getattr(O, name)(mine, lr=0.01), getattr(torch.optim, name)(theirs, lr=0.01)
+    _init_optim_state(ours)
+    key = {"ASGD": "eta", "Rprop": "step_size"}[name]
+    saved = ours.state_dict()["state"][0][key]
+    assert torch.all(saved == 0.01), saved
+    for ps, opt in [(mine, ours), (theirs, torchs)]:
+        for p in ps:
+            p.grad = torch.full_like(p, 0.5)
+        opt.step()
+    for p, q in zip(mine, theirs, strict=True):
+        torch.testing.assert_close(p, q, rtol=1e-15, atol=0)
+    fresh = getattr(O, name)(_params(), lr=0.01)
+    _init_optim_state(fresh)
+    sd = ours.state_dict()
+    sd["state"][0][key] = sd["state"][0][key] * 3  # a value no init would make
+    fresh.load_state_dict(sd)
+    p0 = fresh.param_groups[0]["params"][0]
+    fresh.state_dict()
+    assert torch.equal(fresh.state[p0][key], sd["state"][0][key])
+    for p in fresh.param_groups[0]["params"]:
+        p.grad = torch.full_like(p, 0.5)
+    fresh.step()  # after a load, nothing is remade: the loaded state steps on
+    assert fresh.state[fresh.param_groups[0]["params"][0]]["step"] == 2

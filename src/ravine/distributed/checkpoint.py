@@ -70,6 +70,38 @@ def create_shaped_state(optimizer: Any, state_like: Any) -> None:
                 state[k] = fresh[k]
 
 
+def lr_dependent_keys(rule: Any, group: dict, like: torch.Tensor) -> list[str]:
+    """The state keys whose initial value follows the learning rate (ASGD's ``eta``, Rprop's ``step_size``):
+    those a state made at the state-creating call's lr of 0 holds wrongly. Found by initialising a one-element
+    tensor of ``like``'s rank at two rates."""
+    tiny = torch.zeros((1,) * like.dim(), dtype=like.dtype)
+    at0, at1 = rule.init(tiny, {**group, "lr": 0.0}), rule.init(tiny, {**group, "lr": 1.0})
+    return [k for k in at0 if k in at1 and not torch.equal(at0[k], at1[k])]
+
+
+def refresh_lr_dependent_state(optimizer: Any, state_like: Any) -> None:
+    """Before the first real step or a ``state_dict()`` that follows the state-creating call (DCP has put the
+    learning rates back by then): remake the state whose initial value follows the learning rate, at the group's
+    rate, exactly as a first step would have made it. Loaded state is never touched (``load_state_dict`` forgets
+    which parameters were made at lr 0)."""
+    made = optimizer._made_at_zero_lr
+    if not made:
+        return
+    rule = optimizer.rule
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if id(p) not in made or p not in optimizer.state:
+                continue
+            base = state_like(optimizer, p)
+            keys = lr_dependent_keys(rule, group, base)
+            if keys:
+                fresh = rule.init(base, group)
+                state = optimizer.state[p]
+                for k in keys:
+                    state[k] = fresh[k]
+    made.clear()
+
+
 # torch.optim classes whose per-parameter state has no "step"
 STEPLESS_IN_TORCH = frozenset({"SGD", "Muon"})
 

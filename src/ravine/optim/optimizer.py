@@ -87,6 +87,7 @@ class Optimizer(torch.optim.Optimizer):
         self._plan = None  # ravine.fused.plan.Plan once the steady state is reached
         self._last_reductions: dict[int, dict] = {}
         self._unstepped: set[int] = set()  # ids of parameters whose state a checkpoint created (see .step)
+        self._made_at_zero_lr: set[int] = set()  # the same, until their lr-dependent state is remade (see .step)
         super().__init__(params, {"lr": lr, **rule.hyperparams, **hyperparams})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -107,6 +108,7 @@ class Optimizer(torch.optim.Optimizer):
             execute.gather(self)
             checkpoint.create_shaped_state(self, precision.state_like)
             checkpoint.match_torch_keys(self)
+            self._made_at_zero_lr = {id(p) for g in self.param_groups for p in g["params"] if p in self.state}
             return None
         loss = None
         if closure is not None:
@@ -116,12 +118,18 @@ class Optimizer(torch.optim.Optimizer):
             if scheduled.advance(group):
                 self.rule.validate(group)
                 _checks.non_negative("lr", group["lr"])
+        checkpoint.refresh_lr_dependent_state(self, precision.state_like)
         self.execution = execute.run_step(self)
         if self._unstepped:
             self._unstepped.clear()
         for group in self.param_groups:
             scheduled.finish(group)
         return loss
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch's, after remaking state that a checkpoint's state-creating call made at lr 0 (see .step)."""
+        checkpoint.refresh_lr_dependent_state(self, precision.state_like)
+        return super().state_dict()
 
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """torch's loader, except that 0-dim state keeps its saved dtype and value (torch casts it to the
@@ -134,6 +142,7 @@ class Optimizer(torch.optim.Optimizer):
         }
         live = scheduled.live(self.param_groups)
         self._unstepped.clear()  # the loaded state says whether its parameters have stepped
+        self._made_at_zero_lr.clear()  # and holds its own values
         super().load_state_dict(state_dict)
         scheduled.keep_live(self.param_groups, live)
         ids = [i for g in state_dict["param_groups"] for i in g["params"]]
