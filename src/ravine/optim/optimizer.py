@@ -12,7 +12,16 @@ from ravine.distributed import checkpoint
 from ravine.fused import codegen
 from ravine.optim import execute, precision, scheduled
 from ravine.rules import _checks
-from ravine.rules.base import Rule, chain
+from ravine.rules.base import Rule, chain, scalar_dtype
+
+#: What torch's ``__setstate__`` assumes for a switch that a checkpoint of an older torch version lacks.
+TORCH_FLAG_DEFAULTS: dict[str, Any] = {
+    "foreach": None,
+    "maximize": False,
+    "capturable": False,
+    "differentiable": False,
+    "fused": None,
+}
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -143,6 +152,23 @@ class Optimizer(torch.optim.Optimizer):
             # the saved tensor itself: a float64 scalar (schedule-free's weight_sum) cast to a float32 parameter's
             # dtype and back would have lost its low bits
             st[k] = v.detach().to(st[k].device).clone()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """As torch's optimisers do for checkpoints of older torch versions (back to 1.12, and other libraries):
+        a hyperparameter the saved group lacks gets its "off" value -- the rule's default, torch's for the
+        global flags -- and a ``step`` (or other 0-dim state) saved as a Python number becomes a 0-dim tensor."""
+        super().__setstate__(state)
+        rule = self.__dict__.get("rule")
+        if rule is None:  # unpickling: torch's __getstate__ keeps only defaults, state and param_groups
+            return
+        for group in self.param_groups:
+            for k, v in {**TORCH_FLAG_DEFAULTS, **rule.hyperparams}.items():
+                if k in self.defaults:
+                    group.setdefault(k, v)
+        for st in self.state.values():
+            for k in ("step", *rule.scalar_state_names):
+                if k in st and not isinstance(st[k], Tensor):
+                    st[k] = torch.tensor(float(st[k]), dtype=scalar_dtype())
 
     # -- used by ravine.optim.execute ------------------------------------------------------------------------
     def _report(self, rule: Rule, values: Mapping[str, Any]) -> None:
