@@ -29,7 +29,7 @@ from ravine.fused import build, codegen, guard
 from ravine.fused import triton as gpu
 from ravine.fused.plan import Plan, distinct_groups, launch
 from ravine.fused.triton import step as gpu_step
-from ravine.optim import precision
+from ravine.optim import hyper, precision
 from ravine.rules.base import Chain, ElementwiseRule, Rule, is_final, scalar_dtype, segment_math, write_back
 
 
@@ -192,6 +192,9 @@ def _general_step(optimizer: Any) -> dict[str, int]:
     if not b.params:
         return counts
     updates: Sequence[Any] = b.grads
+    # what elementwise equations read: tensor hyperparameters as numbers, as the kernel reads them (ravine.optim.hyper)
+    numbers = {id(g): hyper.as_numbers(g) for g in optimizer.param_groups}
+    hs = [numbers[id(g)] for g in b.groups]
     first_done = False
     for si, seg in enumerate(segs):
         last = si == len(segs) - 1
@@ -203,6 +206,8 @@ def _general_step(optimizer: Any) -> dict[str, int]:
             if dtensor.has_dtensor(b.params):
                 updates = dtensor.whole_update(seg.rules[0], updates, b.params, b.states, b.groups)
             else:
+                # the group as given: with no kernel to agree with, a tensor lr is multiplied as torch does it,
+                # which keeps Adafactor and Muon bit for bit torch's (ravine.optim.hyper)
                 updates = seg.rules[0].update(updates, b.params, b.states, b.groups)
             if last:
                 for p, u, group in zip(b.params, updates, b.groups, strict=True):
@@ -213,7 +218,7 @@ def _general_step(optimizer: Any) -> dict[str, int]:
             continue
         reductions: dict[int, dict] = {}
         if seg.reducing:
-            reductions[0] = seg.rules[0].reduce(b.reduce_grads if si == 0 else updates, b.groups)
+            reductions[0] = seg.rules[0].reduce(b.reduce_grads if si == 0 else updates, hs)
             optimizer._report(seg.rules[0], reductions[0])
         optimizer._last_reductions = reductions
         first = not first_done
@@ -229,7 +234,7 @@ def _general_step(optimizer: Any) -> dict[str, int]:
                 continue
             values = dict(st)
             u, p_c = precision.upcast(optimizer, u, p)
-            r = segment_math(seg.rules, u, p_c, values, group, group, reductions, first=first, last=last)
+            r = segment_math(seg.rules, u, p_c, values, group, hs[i], reductions, first=first, last=last)
             write_back(st, values)
             if last:
                 if final:

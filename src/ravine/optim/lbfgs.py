@@ -196,7 +196,11 @@ class LBFGS(torch.optim.Optimizer):
             raise ValueError("LBFGS.step needs a closure that re-evaluates the loss and its gradient")
         closure = torch.enable_grad()(closure)
         group = self.param_groups[0]
-        lr = group["lr"].item() if isinstance(group["lr"], Tensor) else group["lr"]
+        lr = group["lr"]
+        if isinstance(lr, Tensor):
+            # kept a tensor, as torch does: the first step min(1, 1/|g|_1) * lr is then rounded in the dtype
+            # torch's promotion gives (a float64 lr with float32 parameters: float64), not the parameters'
+            lr = lr.detach().reshape(())
         max_iter, max_eval = group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         history_size, line_search = group["history_size"], group["line_search_fn"]
