@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ravine.optim import numerics as presets
-from ravine.optim._compat import check_torch_flags
+from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import (
     add_weight_decay,
@@ -49,7 +49,7 @@ class Adagrad(Optimizer):
         state_dtype: torch.dtype | None = None,
         numerics: str = "torch",
     ) -> None:
-        check_torch_flags("Adagrad", foreach, differentiable=differentiable)
+        flags = torch_flags("Adagrad", foreach, differentiable=differentiable, fused=fused)
         d = presets.fill("Adagrad", numerics, eps=eps, initial_accumulator_value=initial_accumulator_value)
         eps, initial_accumulator_value = d["eps"], d["initial_accumulator_value"]
         presets.refuse_coupled_decay("Adagrad", numerics, weight_decay)
@@ -58,7 +58,7 @@ class Adagrad(Optimizer):
             params,
             rule,
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
             lr_decay=lr_decay,
             weight_decay=weight_decay,
@@ -99,7 +99,7 @@ class RMSprop(Optimizer):
         state_dtype: torch.dtype | None = None,
         numerics: str = "torch",
     ) -> None:
-        check_torch_flags("RMSprop", foreach, capturable, differentiable)
+        flags = torch_flags("RMSprop", foreach, capturable, differentiable, fused=fused)
         d = presets.fill("RMSprop", numerics, eps=eps, alpha=alpha)
         eps, alpha = d["eps"], d["alpha"]
         presets.refuse_coupled_decay("RMSprop", numerics, weight_decay)
@@ -113,9 +113,8 @@ class RMSprop(Optimizer):
             params,
             rule,
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
-            capturable=capturable,
             alpha=alpha,
             eps=eps,
             weight_decay=weight_decay,
@@ -150,15 +149,14 @@ class Adadelta(Optimizer):
         fused: bool | None = None,
         state_dtype: torch.dtype | None = None,
     ) -> None:
-        check_torch_flags("Adadelta", foreach, capturable, differentiable)
+        flags = torch_flags("Adadelta", foreach, capturable, differentiable, fused=fused)
         rule = chain(flip_sign(), add_weight_decay(), scale_by_adadelta())
         super().__init__(
             params,
             rule,
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
-            capturable=capturable,
             rho=rho,
             eps=eps,
             weight_decay=weight_decay,

@@ -29,7 +29,7 @@ from ravine.fused import build, codegen, guard
 from ravine.fused import triton as gpu
 from ravine.fused.plan import Plan, distinct_groups, launch
 from ravine.fused.triton import step as gpu_step
-from ravine.optim import hyper, precision
+from ravine.optim import differentiable, hyper, precision
 from ravine.rules.base import Chain, ElementwiseRule, Rule, is_final, scalar_dtype, segment_math, write_back
 
 
@@ -68,6 +68,7 @@ class Batch:
     groups: list[dict] = field(default_factory=list)
     reduce_grads: list[Tensor] = field(default_factory=list)  # what a leading reduction sees (DTensors stay)
     owners: list[Tensor] = field(default_factory=list)  # DTensor parameters stepped through their local shards
+    views: set[int] = field(default_factory=set)  # indices whose state is a real view of complex state
 
 
 def gather(optimizer: Any, local: bool = False) -> Batch:
@@ -116,6 +117,7 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
                 # As torch.optim does: a complex number is two real coordinates, each updated on its own.
                 p, g = torch.view_as_real(p), torch.view_as_real(g.resolve_conj())
                 state = {k: torch.view_as_real(v) if v.is_complex() else v for k, v in state.items()}
+                b.views.add(len(b.params))
             b.params.append(p)
             b.grads.append(g)
             b.states.append(state)
@@ -144,6 +146,7 @@ def run_step(optimizer: Any) -> dict[str, int]:
     segs = optimizer._segments
     steady = len(segs) == 1 and segs[0].elementwise and optimizer.fused is not False
     steady = steady and not torch.compiler.is_compiling() and not guard.transforms_active()
+    steady = steady and not optimizer.differentiable
     if steady and optimizer._plan is not None:
         if optimizer._plan.signature == _signature(optimizer) and optimizer._plan.step(optimizer):
             return {"fused": len(optimizer._plan.params), "reference": 0}
@@ -194,6 +197,7 @@ def _general_step(optimizer: Any) -> dict[str, int]:
     updates: Sequence[Any] = b.grads
     # what elementwise equations read: tensor hyperparameters as numbers, as the kernel reads them (ravine.optim.hyper)
     numbers = {id(g): hyper.as_numbers(g) for g in optimizer.param_groups}
+    diff = optimizer.differentiable  # an autograd-visible step (ravine.optim.differentiable)
     hs = [numbers[id(g)] for g in b.groups]
     first_done = False
     for si, seg in enumerate(segs):
@@ -225,7 +229,7 @@ def _general_step(optimizer: Any) -> dict[str, int]:
         first_done = True
         final = is_final(seg.rules)
         fused_mask = [False] * len(b.params)
-        if len(segs) == 1 and optimizer.fused is not False:
+        if len(segs) == 1 and optimizer.fused is not False and not diff:
             fused_mask = _run_fused(optimizer, seg, b, reductions)
         out = []
         for i, (p, u, st, group) in enumerate(zip(b.params, updates, b.states, b.groups, strict=True)):
@@ -234,8 +238,13 @@ def _general_step(optimizer: Any) -> dict[str, int]:
                 continue
             values = dict(st)
             u, p_c = precision.upcast(optimizer, u, p)
+            if diff:
+                p_c = differentiable.equation_input(p_c)
             r = segment_math(seg.rules, u, p_c, values, group, hs[i], reductions, first=first, last=last)
-            write_back(st, values)
+            if diff and i not in b.views:
+                differentiable.store(st, values)
+            else:
+                write_back(st, values)
             if last:
                 if final:
                     p.copy_(r)

@@ -41,6 +41,12 @@ class Optimizer(torch.optim.Optimizer):
             background and taking the bit-identical reference path meanwhile; on CUDA the Triton kernel when
             Triton is installed (:mod:`ravine.fused.triton`). ``True`` builds it before the first step and
             requires it; ``False`` always takes the reference path.
+        foreach: accepted as torch accepts it and kept in the groups; ravine has one implementation of each step,
+            so it changes nothing (torch's per-tensor and multi-tensor loops compute the same step).
+        differentiable: record the step with autograd, as torch's ``differentiable=True``: every parameter takes
+            the reference path, out of the fused kernel, with gradients enabled, so the new parameters and state
+            are functions of the old ones, of the gradients and of tensor hyperparameters
+            (:mod:`ravine.optim.differentiable`). Read per group (``group["differentiable"]``), as torch does.
         capturable: keep the step counter on the parameters' device from the first step, as torch's
             ``capturable=True`` does, so that the step can be captured in a CUDA graph (the Triton kernel moves
             it there in any case; capturing needs the Triton kernel and one eager step first, see docs/gpu.md).
@@ -70,6 +76,8 @@ class Optimizer(torch.optim.Optimizer):
         *,
         fused: bool | None = None,
         capturable: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
         state_dtype: torch.dtype | None = None,
         **hyperparams: Any,
     ) -> None:
@@ -84,6 +92,11 @@ class Optimizer(torch.optim.Optimizer):
                 f"it takes lr, {', '.join(rule.hyperparams) or 'nothing else'}"
             )
         _checks.flag("capturable", capturable)
+        _checks.flag("differentiable", differentiable)
+        if foreach not in (None, True, False):
+            raise ValueError(f"foreach must be None, True or False, got {foreach!r}")
+        if fused and differentiable:
+            raise RuntimeError("`fused` does not support `differentiable` (use fused=None or False)")
         precision.check(state_dtype)
         self.rule = rule
         self.fused = fused
@@ -96,7 +109,10 @@ class Optimizer(torch.optim.Optimizer):
         self._plan = None  # ravine.fused.plan.Plan once the steady state is reached
         self._last_reductions: dict[int, dict] = {}
         self._unstepped: set[int] = set()  # ids of parameters whose state a checkpoint created (see .step)
-        super().__init__(params, {"lr": lr, **rule.hyperparams, **hyperparams})
+        flags = {"foreach": foreach, "capturable": capturable, "differentiable": differentiable, "fused": fused}
+        # the flags live in the groups as in torch (its state_dict layout); fused and capturable are the
+        # optimiser's (self.fused, self.capturable), differentiable is read per group
+        super().__init__(params, {"lr": lr, **rule.hyperparams, **hyperparams, **flags})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
@@ -108,10 +124,19 @@ class Optimizer(torch.optim.Optimizer):
         _checks.non_negative("lr", lr)
         self.rule.validate(group)
 
-    @torch.no_grad()
+    @property
+    def differentiable(self) -> bool:
+        """Whether a group asks for an autograd-visible step (``differentiable=True``)."""
+        return any(g.get("differentiable") for g in self.param_groups)
+
     def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
         """Update the parameters once; ``closure`` re-evaluates the loss, as in torch.optim."""
-        if closure is None and not torch.compiler.is_compiling() and checkpoint.initialising_step(self):
+        with torch.set_grad_enabled(self.differentiable):
+            return self._step(closure)
+
+    def _step(self, closure: Callable[[], float] | None) -> Any:
+        initialising = closure is None and not torch.compiler.is_compiling() and not self.differentiable
+        if initialising and checkpoint.initialising_step(self):
             # torch.distributed.checkpoint creating the state: create it, count nothing (pytorch#164929)
             execute.gather(self)
             checkpoint.match_torch_keys(self)
@@ -144,6 +169,9 @@ class Optimizer(torch.optim.Optimizer):
         self._unstepped.clear()  # the loaded state says whether its parameters have stepped
         super().load_state_dict(state_dict)
         scheduled.keep_live(self.param_groups, live)
+        for group in self.param_groups:
+            # how this optimiser executes is its own choice, not the checkpoint's (README, "State dict")
+            group["fused"], group["capturable"] = self.fused, self.capturable
         ids = [i for g in state_dict["param_groups"] for i in g["params"]]
         params = [p for g in self.param_groups for p in g["params"]]
         by_id = dict(zip(ids, params, strict=True))

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ravine.optim import numerics as presets
-from ravine.optim._compat import check_torch_flags
+from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import add_weight_decay, chain, flip_sign
 
@@ -49,7 +49,7 @@ class SGD(Optimizer):
         state_dtype: torch.dtype | None = None,
         numerics: str = "torch",
     ) -> None:
-        check_torch_flags("SGD", foreach, differentiable=differentiable)
+        flags = torch_flags("SGD", foreach, differentiable=differentiable, fused=fused)
         presets.check(numerics)
         presets.refuse_coupled_decay("SGD", numerics, weight_decay)
         init = "zeros" if numerics == "keras" else "first_update"
@@ -58,7 +58,7 @@ class SGD(Optimizer):
             params,
             rule,
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
             momentum=momentum,
             dampening=dampening,
