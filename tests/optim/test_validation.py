@@ -60,15 +60,6 @@ def test_unknown_hyperparameter_is_a_type_error() -> None:
         Optimizer([p], ravine.chain(ravine.rules.scale_by_adam()), lr=1e-3, momentum=0.9)
 
 
-@pytest.mark.parametrize("cls", [SGD, Adagrad, RMSprop, Adadelta, Adam, AdamW, NAdam])
-def test_sparse_gradients_are_refused_clearly(cls: type) -> None:
-    emb = torch.nn.Embedding(10, 3, sparse=True)
-    opt = cls(emb.parameters())
-    emb(torch.tensor([1, 2])).sum().backward()
-    with pytest.raises(RuntimeError, match="does not support sparse gradients"):
-        opt.step()
-
-
 @pytest.mark.parametrize("fused", [False, True])
 @pytest.mark.parametrize("name", ["SGD", "Adam", "NAdam"])
 def test_parameter_without_gradient_is_skipped_like_torch(name: str, fused: bool) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -66,6 +66,13 @@ class Adagrad(Optimizer):
             eps=eps,
             maximize=maximize,
         )
+
+    def _sparse_mode(self, group: Mapping[str, Any]) -> str | None:
+        """Sparse gradients on their rows, which is the dense step (a zero gradient leaves a row and its sum
+        as they are; :mod:`ravine.optim.sparse`); weight decay fails, with torch's message."""
+        if group["weight_decay"] != 0:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        return "rows"
 
 
 class RMSprop(Optimizer):

@@ -29,7 +29,7 @@ from ravine.fused import build, codegen, guard
 from ravine.fused import triton as gpu
 from ravine.fused.plan import Plan, distinct_groups, launch
 from ravine.fused.triton import step as gpu_step
-from ravine.optim import differentiable, hyper, precision
+from ravine.optim import differentiable, hyper, precision, sparse
 from ravine.rules.base import Chain, ElementwiseRule, Rule, is_final, scalar_dtype, segment_math, write_back
 
 
@@ -69,6 +69,7 @@ class Batch:
     reduce_grads: list[Tensor] = field(default_factory=list)  # what a leading reduction sees (DTensors stay)
     owners: list[Tensor] = field(default_factory=list)  # DTensor parameters stepped through their local shards
     views: set[int] = field(default_factory=set)  # indices whose state is a real view of complex state
+    sparse_rows: set[int] = field(default_factory=set)  # indices stepped on their sparse gradient's rows
 
 
 def gather(optimizer: Any, local: bool = False) -> Batch:
@@ -86,9 +87,19 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
             if g is None:
                 continue
             if g.is_sparse:
+                mode = optimizer._sparse_mode(group)  # raises where the optimiser takes no sparse gradients
+                if mode == "dense":
+                    g = g.to_dense()
+                elif mode == "rows":
+                    b.sparse_rows.add(len(b.params))
+                else:
+                    raise RuntimeError(
+                        f"{type(optimizer).__name__} does not support sparse gradients (parameter of shape "
+                        f"{tuple(p.shape)}); use dense gradients, e.g. nn.Embedding(sparse=False)"
+                    )
+            elif getattr(optimizer, "sparse_only", False):
                 raise RuntimeError(
-                    f"{type(optimizer).__name__} does not support sparse gradients (parameter of shape "
-                    f"{tuple(p.shape)}); use dense gradients, e.g. nn.Embedding(sparse=False)"
+                    f"{type(optimizer).__name__} does not support dense gradients, please consider Adam instead"
                 )
             if g.shape != p.shape:
                 # Possible after `p.data = <other shape>`; torch would broadcast or fail deep inside an op.
@@ -234,6 +245,10 @@ def _general_step(optimizer: Any) -> dict[str, int]:
         out = []
         for i, (p, u, st, group) in enumerate(zip(b.params, updates, b.states, b.groups, strict=True)):
             if fused_mask[i]:
+                out.append(None)
+                continue
+            if i in b.sparse_rows:
+                sparse.rows_step(seg.rules, p, u, st, group, hs[i], first=first, final=final)
                 out.append(None)
                 continue
             values = dict(st)

@@ -124,6 +124,11 @@ class Optimizer(torch.optim.Optimizer):
         _checks.non_negative("lr", lr)
         self.rule.validate(group)
 
+    def _sparse_mode(self, group: Mapping[str, Any]) -> str | None:
+        """How this optimiser takes a sparse gradient in ``group``: ``"rows"``, ``"dense"`` or ``None`` (refused);
+        see :mod:`ravine.optim.sparse`. torch's SGD, Adagrad and SparseAdam take them; the others refuse."""
+        return None
+
     @property
     def differentiable(self) -> bool:
         """Whether a group asks for an autograd-visible step (``differentiable=True``)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
@@ -66,3 +66,13 @@ class SGD(Optimizer):
             nesterov=nesterov,
             maximize=maximize,
         )
+
+    def _sparse_mode(self, group: Mapping[str, Any]) -> str | None:
+        """Sparse gradients as torch's SGD takes them (:mod:`ravine.optim.sparse`): on their rows without
+        momentum, dense with it (the buffer decays everywhere); weight decay fails, as in torch."""
+        if group["weight_decay"] != 0:
+            raise RuntimeError(
+                "SGD: weight_decay is not compatible with sparse gradients (torch: add(sparse, dense) is not "
+                "supported); use weight_decay=0 for the sparse parameters' group"
+            )
+        return "dense" if group["momentum"] != 0 else "rows"
