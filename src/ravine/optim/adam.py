@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.optim import _torch_checks
 from ravine.optim import numerics as presets
 from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
@@ -68,6 +69,7 @@ class Adam(Optimizer):
     ) -> None:
         flags = torch_flags(type(self).__name__, foreach, capturable, differentiable, fused=fused)
         eps = presets.fill("Adam", numerics, eps=eps)["eps"]
+        _torch_checks.lr_betas_eps_decay(lr, betas, eps, weight_decay)
         decoupled_weight_decay = decoupled_weight_decay or numerics == "keras"
         super().__init__(
             params,
@@ -115,6 +117,7 @@ class AdamW(Optimizer):
         flags = torch_flags("AdamW", foreach, capturable, differentiable, fused=fused)
         d = presets.fill("AdamW", numerics, eps=eps, weight_decay=weight_decay)
         eps, weight_decay = d["eps"], d["weight_decay"]
+        _torch_checks.lr_betas_eps_decay(lr, betas, eps, weight_decay)
         rule = chain(flip_sign(), presets.adam(numerics), add_decayed_weights())
         super().__init__(
             params,
@@ -159,6 +162,8 @@ class NAdam(Optimizer):
         state_dtype: torch.dtype | None = None,
     ) -> None:
         flags = torch_flags("NAdam", foreach, capturable, differentiable, fused=fused)
+        _torch_checks.lr_betas_eps_decay(lr, betas, eps, weight_decay)
+        _torch_checks.at_least("momentum_decay value", "momentum_decay", momentum_decay)
         super().__init__(
             params,
             _decay_around(scale_by_nadam()),

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.optim import _torch_checks
 from ravine.optim import numerics as presets
 from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
@@ -52,6 +53,13 @@ class Adagrad(Optimizer):
         flags = torch_flags("Adagrad", foreach, differentiable=differentiable, fused=fused)
         d = presets.fill("Adagrad", numerics, eps=eps, initial_accumulator_value=initial_accumulator_value)
         eps, initial_accumulator_value = d["eps"], d["initial_accumulator_value"]
+        _torch_checks.lr(lr)
+        _torch_checks.at_least("lr_decay value", "lr_decay", lr_decay)
+        _torch_checks.at_least("weight_decay value", "weight_decay", weight_decay)
+        _torch_checks.at_least(
+            "initial_accumulator_value value", "initial_accumulator_value", initial_accumulator_value
+        )
+        _torch_checks.at_least("epsilon value", "eps", eps)
         presets.refuse_coupled_decay("Adagrad", numerics, weight_decay)
         rule = chain(flip_sign(), add_weight_decay(), presets.adagrad(numerics))
         super().__init__(
@@ -109,6 +117,11 @@ class RMSprop(Optimizer):
         flags = torch_flags("RMSprop", foreach, capturable, differentiable, fused=fused)
         d = presets.fill("RMSprop", numerics, eps=eps, alpha=alpha)
         eps, alpha = d["eps"], d["alpha"]
+        _torch_checks.lr(lr)
+        _torch_checks.at_least("epsilon value", "eps", eps)
+        _torch_checks.at_least("momentum value", "momentum", momentum)
+        _torch_checks.at_least("weight_decay value", "weight_decay", weight_decay)
+        _torch_checks.at_least("alpha value", "alpha", alpha)
         presets.refuse_coupled_decay("RMSprop", numerics, weight_decay)
         rule = chain(
             flip_sign(),
@@ -157,6 +170,11 @@ class Adadelta(Optimizer):
         state_dtype: torch.dtype | None = None,
     ) -> None:
         flags = torch_flags("Adadelta", foreach, capturable, differentiable, fused=fused)
+        _torch_checks.lr(lr)
+        if not _torch_checks._scheduled(rho):
+            _torch_checks.require(0.0 <= rho <= 1.0, f"Invalid rho value: {rho} (rho must be in [0, 1])")
+        _torch_checks.at_least("epsilon value", "eps", eps)
+        _torch_checks.at_least("weight_decay value", "weight_decay", weight_decay)
         rule = chain(flip_sign(), add_weight_decay(), scale_by_adadelta())
         super().__init__(
             params,

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.optim import _torch_checks
 from ravine.optim.line_search import C1, C2, strong_wolfe
 from ravine.rules import _checks
 
@@ -94,9 +95,7 @@ class LBFGS(torch.optim.Optimizer):
         history_size: int = 100,
         line_search_fn: str | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError(f"lr as a tensor must have 1 element, got shape {tuple(lr.shape)}")
-        _checks.non_negative("lr", lr)
+        _torch_checks.lr(lr)
         _positive_int("max_iter", max_iter)
         _checks.non_negative("tolerance_grad", tolerance_grad)
         _checks.non_negative("tolerance_change", tolerance_change)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.optim import _torch_checks
 from ravine.optim import numerics as presets
 from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
@@ -50,6 +51,9 @@ class SGD(Optimizer):
         numerics: str = "torch",
     ) -> None:
         flags = torch_flags("SGD", foreach, differentiable=differentiable, fused=fused)
+        _torch_checks.lr(lr)
+        _torch_checks.at_least("momentum value", "momentum", momentum)
+        _torch_checks.at_least("weight_decay value", "weight_decay", weight_decay)
         presets.check(numerics)
         presets.refuse_coupled_decay("SGD", numerics, weight_decay)
         init = "zeros" if numerics == "keras" else "first_update"
