@@ -163,3 +163,21 @@ def test_a_leaf_parameter_cannot_take_a_differentiable_step_as_in_torch() -> Non
         p.grad = torch.ones(3)
         with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
             opt.step()
+
+
+def test_any_rule_chain_takes_a_differentiable_step() -> None:
+    """Not only the torch-named classes: any ravine.optim.Optimizer made of rules (Adam's moments with decoupled
+    decay here) takes a differentiable step that passes gradcheck."""
+    chain = ravine.chain(ravine.rules.flip_sign(), ravine.rules.scale_by_adam(), ravine.rules.add_decayed_weights())
+    gen = torch.Generator().manual_seed(2)
+    p0, g0 = (torch.randn(4, generator=gen, dtype=torch.float64).requires_grad_() for _ in range(2))
+
+    def f(p, grad, lr):
+        p = p.clone()
+        p.grad = grad
+        opt = ravine.optim.Optimizer([p], chain, lr=lr, weight_decay=0.1, differentiable=True)
+        opt.step()
+        return p
+
+    lr = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(f, (p0, g0, lr))

@@ -245,3 +245,10 @@ def test_hooks_and_named_parameters_as_torch(name: str) -> None:
         records.append((calls, [g["param_names"] for g in sd["param_groups"]], set(sd["state"])))
     assert records[0][:2] == records[1][:2]
     assert records[0][2] <= records[1][2]  # ravine's SGD also counts steps (see the module docstring)
+
+
+@pytest.mark.parametrize("name", [n for n, info in INFOS.items() if "foreach" in info.supported_impls])
+def test_foreach_changes_nothing(name: str) -> None:
+    """ravine has one implementation per step: foreach=None, True and False give the same run, bit for bit."""
+    runs = [trajectory(ravine.optim, name, {"foreach": f}, torch.float64)[0] for f in (None, True, False)]
+    assert all(torch.equal(a, b) for run in runs[1:] for a, b in zip(runs[0], run, strict=True))
