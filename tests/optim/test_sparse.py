@@ -131,3 +131,22 @@ def test_sparse_adam_refuses_what_torch_refuses() -> None:
             lib.SparseAdam([torch.ones(2, dtype=torch.complex64, requires_grad=True)])
         with pytest.raises(ValueError, match="Invalid learning rate"):
             lib.SparseAdam([p], lr=0.0)
+
+
+def test_torchs_sparse_momentum_buffer_loads_and_continues() -> None:
+    """torch's SGD keeps a sparse momentum buffer for sparse gradients; ravine keeps it dense, from a checkpoint too."""
+    runs = []
+    for switch in (False, True):
+        model = _model(torch.float64, True)
+        opt = torch.optim.SGD(model["emb"].parameters(), lr=0.1, momentum=0.9)
+        for k, rows in enumerate(BATCHES):
+            if switch and k == 3:
+                assert opt.state[model["emb"].weight]["momentum_buffer"].is_sparse
+                new = ravine.optim.SGD(model["emb"].parameters(), lr=0.1, momentum=0.9)
+                new.load_state_dict(copy.deepcopy(opt.state_dict()))
+                opt = new
+            opt.zero_grad()
+            model["emb"](torch.tensor(rows, dtype=torch.long)).pow(2).sum().backward()
+            opt.step()
+        runs.append(model["emb"].weight.detach())
+    assert _rel([runs[1]], [runs[0]]) <= 1e-15

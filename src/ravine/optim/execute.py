@@ -90,6 +90,7 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
                 mode = optimizer._sparse_mode(group)  # raises where the optimiser takes no sparse gradients
                 if mode == "dense":
                     g = g.to_dense()
+                    sparse.densify_state(optimizer.state[p])
                 elif mode == "rows":
                     b.sparse_rows.add(len(b.params))
                 else:

@@ -25,6 +25,13 @@ from torch import Tensor
 from ravine.rules.base import ElementwiseRule, segment_math, write_back
 
 
+def densify_state(state: dict) -> None:
+    """Make sparse state dense: torch's SGD keeps a sparse momentum buffer, which a checkpoint brings along."""
+    for k, v in state.items():
+        if isinstance(v, Tensor) and v.is_sparse:
+            state[k] = v.to_dense()
+
+
 def rows_step(
     rules: Sequence[ElementwiseRule],
     p: Tensor,
