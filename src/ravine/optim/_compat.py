@@ -15,6 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
+_FOUR = ("foreach", "capturable", "differentiable", "fused")
+#: The flags each torch class keeps in its parameter groups, and ravine's twin with it: exactly torch's keys, so
+#: that torch.distributed.checkpoint (which loads only keys the checkpoint has) takes torch's checkpoints.
+GROUP_FLAGS: dict[str, tuple[str, ...]] = {
+    "Adam": _FOUR,
+    "AdamW": _FOUR,
+    "SGD": ("foreach", "differentiable", "fused"),
+    "Adagrad": ("foreach", "differentiable", "fused"),
+    "Adafactor": ("foreach",),
+    **{n: _FOUR[:3] for n in ("RMSprop", "Adadelta", "NAdam", "Adamax", "RAdam", "ASGD", "Rprop")},
+}
+
 
 def torch_flags(
     name: str,
@@ -23,7 +35,8 @@ def torch_flags(
     differentiable: bool = False,
     fused: bool | None = None,
 ) -> dict[str, Any]:
-    """Check the flags as torch does; returns the keyword arguments for :class:`ravine.optim.Optimizer`."""
+    """Check the flags as torch does; returns the keyword arguments for :class:`ravine.optim.Optimizer`, with the
+    flags torch's class ``name`` records in its groups (``group_flags``)."""
     if foreach not in (None, True, False):
         raise ValueError(f"{name}: foreach must be None, True or False, got {foreach!r}")
     if capturable not in (True, False):
@@ -35,4 +48,10 @@ def torch_flags(
         raise RuntimeError("`fused` does not support `differentiable` (use fused=None or False)")
     if fused and foreach:
         raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
-    return {"foreach": foreach, "capturable": capturable, "differentiable": differentiable, "fused": fused}
+    return {
+        "foreach": foreach,
+        "capturable": capturable,
+        "differentiable": differentiable,
+        "fused": fused,
+        "group_flags": GROUP_FLAGS[name],
+    }

@@ -87,7 +87,7 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
             if g is None:
                 continue
             if g.is_sparse:
-                mode = optimizer._sparse_mode(group)  # raises where the optimiser takes no sparse gradients
+                mode = optimizer._sparse_mode(group)  # may raise torch's error (weight decay with sparse gradients)
                 if mode == "dense":
                     g = g.to_dense()
                     sparse.densify_state(optimizer.state[p])

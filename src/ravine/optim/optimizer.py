@@ -47,6 +47,8 @@ class Optimizer(torch.optim.Optimizer):
             the reference path, out of the fused kernel, with gradients enabled, so the new parameters and state
             are functions of the old ones, of the gradients and of tensor hyperparameters
             (:mod:`ravine.optim.differentiable`). Read per group (``group["differentiable"]``), as torch does.
+        group_flags: which of the four flags the groups record (torch's keys for a torch-named class, see
+            :data:`ravine.optim._compat.GROUP_FLAGS`).
         capturable: keep the step counter on the parameters' device from the first step, as torch's
             ``capturable=True`` does, so that the step can be captured in a CUDA graph (the Triton kernel moves
             it there in any case; capturing needs the Triton kernel and one eager step first, see docs/gpu.md).
@@ -78,6 +80,7 @@ class Optimizer(torch.optim.Optimizer):
         capturable: bool = False,
         foreach: bool | None = None,
         differentiable: bool = False,
+        group_flags: tuple[str, ...] = ("differentiable",),
         state_dtype: torch.dtype | None = None,
         **hyperparams: Any,
     ) -> None:
@@ -109,9 +112,11 @@ class Optimizer(torch.optim.Optimizer):
         self._plan = None  # ravine.fused.plan.Plan once the steady state is reached
         self._last_reductions: dict[int, dict] = {}
         self._unstepped: set[int] = set()  # ids of parameters whose state a checkpoint created (see .step)
-        flags = {"foreach": foreach, "capturable": capturable, "differentiable": differentiable, "fused": fused}
-        # the flags live in the groups as in torch (its state_dict layout); fused and capturable are the
-        # optimiser's (self.fused, self.capturable), differentiable is read per group
+        self._differentiable = differentiable
+        every = {"foreach": foreach, "capturable": capturable, "differentiable": differentiable, "fused": fused}
+        # the flags torch's class keeps in its groups live there too (its state_dict layout); fused and capturable
+        # are the optimiser's (self.fused, self.capturable), differentiable is read per group
+        flags = {k: every[k] for k in group_flags}
         super().__init__(params, {"lr": lr, **rule.hyperparams, **hyperparams, **flags})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
@@ -132,7 +137,7 @@ class Optimizer(torch.optim.Optimizer):
     @property
     def differentiable(self) -> bool:
         """Whether a group asks for an autograd-visible step (``differentiable=True``)."""
-        return any(g.get("differentiable") for g in self.param_groups)
+        return any(g.get("differentiable", self._differentiable) for g in self.param_groups)
 
     def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
         """Update the parameters once; ``closure`` re-evaluates the loss, as in torch.optim."""
@@ -176,7 +181,9 @@ class Optimizer(torch.optim.Optimizer):
         scheduled.keep_live(self.param_groups, live)
         for group in self.param_groups:
             # how this optimiser executes is its own choice, not the checkpoint's (README, "State dict")
-            group["fused"], group["capturable"] = self.fused, self.capturable
+            for k in ("fused", "capturable"):
+                if k in group:
+                    group[k] = getattr(self, k)
         ids = [i for g in state_dict["param_groups"] for i in g["params"]]
         params = [p for g in self.param_groups for p in g["params"]]
         by_id = dict(zip(ids, params, strict=True))

@@ -47,7 +47,7 @@ class SparseAdam(Optimizer):
         req(0.0 <= betas[0] < 1.0, f"Invalid beta parameter at index 0: {betas[0]} (betas[0] must be in [0, 1))")
         req(0.0 <= betas[1] < 1.0, f"Invalid beta parameter at index 1: {betas[1]} (betas[1] must be in [0, 1))")
         super().__init__(
-            params, chain(flip_sign(), scale_by_adam(eps_hat=True)), lr=lr, fused=False,
+            params, chain(flip_sign(), scale_by_adam(eps_hat=True)), lr=lr, fused=False, group_flags=(),
             betas=betas, eps=eps, maximize=maximize,
         )  # fmt: skip
         where = [
