@@ -384,7 +384,7 @@ def test_state_has_torchs_layout_and_loads_into_torch() -> None:
 
 BAD = [
     ({"lr": -1.0}, r"lr must be in \[0, inf\)"),
-    ({"lr": torch.ones(2)}, "lr as a tensor must have 1 element"),
+    ({"lr": torch.ones(2)}, "Tensor lr must be 1-element"),
     ({"lr": 0.0, "line_search_fn": "strong_wolfe"}, r"lr must be in \(0, inf\), got 0.0"),
     ({"max_iter": 0}, r"max_iter must be an integer in \[1, inf\)"),
     ({"max_iter": 2.5}, "max_iter must be an integer"),

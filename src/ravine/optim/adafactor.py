@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor
 
 from ravine.optim import _torch_checks
-from ravine.optim._compat import check_torch_flags
+from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import chain, flip_sign
 from ravine.rules.factored import relative_step, scale_by_factored_rms
@@ -50,12 +50,12 @@ class Adafactor(Optimizer):
         req(eps[1] >= 0.0, f"epsilon2 should be >= 0 but is: {eps[1]}")
         req(d >= 1.0, f"Clipping threshold d should be >= 1 but is: {d}")
         req(weight_decay >= 0.0, f"weight_decay should be >= 0 but is: {weight_decay}")
-        check_torch_flags("Adafactor", foreach)
+        flags = torch_flags("Adafactor", foreach)
         super().__init__(
             params,
             chain(flip_sign(), scale_by_factored_rms(), relative_step()),
             lr=lr,
-            fused=False,  # not elementwise: there is no kernel to build
+            **{**flags, "fused": False},  # not elementwise: there is no kernel to build
             beta2_decay=beta2_decay,
             eps=tuple(eps),
             d=d,

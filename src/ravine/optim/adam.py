@@ -8,8 +8,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.optim import _torch_checks
 from ravine.optim import numerics as presets
-from ravine.optim._compat import check_torch_flags
+from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import (
     add_decayed_weights,
@@ -66,16 +67,16 @@ class Adam(Optimizer):
         decoupled_weight_decay: bool = False,
         numerics: str = "torch",
     ) -> None:
-        check_torch_flags(type(self).__name__, foreach, capturable, differentiable)
+        flags = torch_flags(type(self).__name__, foreach, capturable, differentiable, fused=fused)
         eps = presets.fill("Adam", numerics, eps=eps)["eps"]
+        _torch_checks.lr_betas_eps_decay(lr, betas, eps, weight_decay)
         decoupled_weight_decay = decoupled_weight_decay or numerics == "keras"
         super().__init__(
             params,
             _decay_around(presets.adam(numerics)),
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
-            capturable=capturable,
             betas=betas,
             eps=eps,
             weight_decay=weight_decay,
@@ -113,17 +114,17 @@ class AdamW(Optimizer):
         state_dtype: torch.dtype | None = None,
         numerics: str = "torch",
     ) -> None:
-        check_torch_flags("AdamW", foreach, capturable, differentiable)
+        flags = torch_flags("AdamW", foreach, capturable, differentiable, fused=fused)
         d = presets.fill("AdamW", numerics, eps=eps, weight_decay=weight_decay)
         eps, weight_decay = d["eps"], d["weight_decay"]
+        _torch_checks.lr_betas_eps_decay(lr, betas, eps, weight_decay)
         rule = chain(flip_sign(), presets.adam(numerics), add_decayed_weights())
         super().__init__(
             params,
             rule,
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
-            capturable=capturable,
             betas=betas,
             eps=eps,
             weight_decay=weight_decay,
@@ -160,14 +161,15 @@ class NAdam(Optimizer):
         fused: bool | None = None,
         state_dtype: torch.dtype | None = None,
     ) -> None:
-        check_torch_flags("NAdam", foreach, capturable, differentiable)
+        flags = torch_flags("NAdam", foreach, capturable, differentiable, fused=fused)
+        _torch_checks.lr_betas_eps_decay(lr, betas, eps, weight_decay)
+        _torch_checks.at_least("momentum_decay value", "momentum_decay", momentum_decay)
         super().__init__(
             params,
             _decay_around(scale_by_nadam()),
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
-            capturable=capturable,
             betas=betas,
             eps=eps,
             weight_decay=weight_decay,

@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor
 
 from ravine.optim import _torch_checks
-from ravine.optim._compat import check_torch_flags
+from ravine.optim._compat import torch_flags
 from ravine.optim.adam import _decay_around
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import add_weight_decay, chain, flip_sign
@@ -43,12 +43,12 @@ class Adamax(Optimizer):
         fused: bool | None = None,
     ) -> None:
         _torch_checks.lr_betas_eps_decay(lr, betas, eps, weight_decay)
-        check_torch_flags("Adamax", foreach, capturable, differentiable)
+        flags = torch_flags("Adamax", foreach, capturable, differentiable, fused=fused)
         super().__init__(
             params,
             chain(flip_sign(), add_weight_decay(), scale_by_adamax()),
             lr=lr,
-            fused=fused,
+            **flags,
             betas=betas,
             eps=eps,
             weight_decay=weight_decay,
@@ -85,12 +85,12 @@ class RAdam(Optimizer):
         fused: bool | None = None,
     ) -> None:
         _torch_checks.lr_betas_eps_decay(lr, betas, eps, weight_decay)
-        check_torch_flags("RAdam", foreach, capturable, differentiable)
+        flags = torch_flags("RAdam", foreach, capturable, differentiable, fused=fused)
         super().__init__(
             params,
             _decay_around(scale_by_radam()),
             lr=lr,
-            fused=fused,
+            **flags,
             betas=betas,
             eps=eps,
             weight_decay=weight_decay,

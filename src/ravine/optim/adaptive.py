@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from ravine.optim import _torch_checks
 from ravine.optim import numerics as presets
-from ravine.optim._compat import check_torch_flags
+from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import (
     add_weight_decay,
@@ -49,16 +50,23 @@ class Adagrad(Optimizer):
         state_dtype: torch.dtype | None = None,
         numerics: str = "torch",
     ) -> None:
-        check_torch_flags("Adagrad", foreach, differentiable=differentiable)
+        flags = torch_flags("Adagrad", foreach, differentiable=differentiable, fused=fused)
         d = presets.fill("Adagrad", numerics, eps=eps, initial_accumulator_value=initial_accumulator_value)
         eps, initial_accumulator_value = d["eps"], d["initial_accumulator_value"]
+        _torch_checks.lr(lr)
+        _torch_checks.at_least("lr_decay value", "lr_decay", lr_decay)
+        _torch_checks.at_least("weight_decay value", "weight_decay", weight_decay)
+        _torch_checks.at_least(
+            "initial_accumulator_value value", "initial_accumulator_value", initial_accumulator_value
+        )
+        _torch_checks.at_least("epsilon value", "eps", eps)
         presets.refuse_coupled_decay("Adagrad", numerics, weight_decay)
         rule = chain(flip_sign(), add_weight_decay(), presets.adagrad(numerics))
         super().__init__(
             params,
             rule,
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
             lr_decay=lr_decay,
             weight_decay=weight_decay,
@@ -66,6 +74,13 @@ class Adagrad(Optimizer):
             eps=eps,
             maximize=maximize,
         )
+
+    def _sparse_mode(self, group: Mapping[str, Any]) -> str | None:
+        """Sparse gradients on their rows, which is the dense step (a zero gradient leaves a row and its sum
+        as they are; :mod:`ravine.optim.sparse`); weight decay fails, with torch's message."""
+        if group["weight_decay"] != 0:
+            raise RuntimeError("weight_decay option is not compatible with sparse gradients")
+        return "rows"
 
 
 class RMSprop(Optimizer):
@@ -99,9 +114,14 @@ class RMSprop(Optimizer):
         state_dtype: torch.dtype | None = None,
         numerics: str = "torch",
     ) -> None:
-        check_torch_flags("RMSprop", foreach, capturable, differentiable)
+        flags = torch_flags("RMSprop", foreach, capturable, differentiable, fused=fused)
         d = presets.fill("RMSprop", numerics, eps=eps, alpha=alpha)
         eps, alpha = d["eps"], d["alpha"]
+        _torch_checks.lr(lr)
+        _torch_checks.at_least("epsilon value", "eps", eps)
+        _torch_checks.at_least("momentum value", "momentum", momentum)
+        _torch_checks.at_least("weight_decay value", "weight_decay", weight_decay)
+        _torch_checks.at_least("alpha value", "alpha", alpha)
         presets.refuse_coupled_decay("RMSprop", numerics, weight_decay)
         rule = chain(
             flip_sign(),
@@ -113,9 +133,8 @@ class RMSprop(Optimizer):
             params,
             rule,
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
-            capturable=capturable,
             alpha=alpha,
             eps=eps,
             weight_decay=weight_decay,
@@ -150,15 +169,19 @@ class Adadelta(Optimizer):
         fused: bool | None = None,
         state_dtype: torch.dtype | None = None,
     ) -> None:
-        check_torch_flags("Adadelta", foreach, capturable, differentiable)
+        flags = torch_flags("Adadelta", foreach, capturable, differentiable, fused=fused)
+        _torch_checks.lr(lr)
+        if not _torch_checks._scheduled(rho):
+            _torch_checks.require(0.0 <= rho <= 1.0, f"Invalid rho value: {rho} (rho must be in [0, 1])")
+        _torch_checks.at_least("epsilon value", "eps", eps)
+        _torch_checks.at_least("weight_decay value", "weight_decay", weight_decay)
         rule = chain(flip_sign(), add_weight_decay(), scale_by_adadelta())
         super().__init__(
             params,
             rule,
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
-            capturable=capturable,
             rho=rho,
             eps=eps,
             weight_decay=weight_decay,

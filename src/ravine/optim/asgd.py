@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from ravine.optim import _torch_checks
-from ravine.optim._compat import check_torch_flags
+from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import add_weight_decay, chain, flip_sign
 from ravine.rules.averaging import averaged_step
@@ -48,12 +48,12 @@ class ASGD(Optimizer):
         _torch_checks.require(
             weight_decay >= 0.0, f"Invalid weight_decay value: {weight_decay} (weight_decay must be in [0, inf))"
         )
-        check_torch_flags("ASGD", foreach, capturable, differentiable)
+        flags = torch_flags("ASGD", foreach, capturable, differentiable, fused=fused)
         super().__init__(
             params,
             chain(flip_sign(), add_weight_decay(), averaged_step()),
             lr=lr,
-            fused=fused,
+            **flags,
             lambd=lambd,
             alpha=alpha,
             t0=t0,

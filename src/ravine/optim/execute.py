@@ -29,7 +29,7 @@ from ravine.fused import build, codegen, guard
 from ravine.fused import triton as gpu
 from ravine.fused.plan import Plan, distinct_groups, launch
 from ravine.fused.triton import step as gpu_step
-from ravine.optim import precision
+from ravine.optim import differentiable, hyper, precision, sparse
 from ravine.rules.base import Chain, ElementwiseRule, Rule, is_final, scalar_dtype, segment_math, write_back
 
 
@@ -68,6 +68,8 @@ class Batch:
     groups: list[dict] = field(default_factory=list)
     reduce_grads: list[Tensor] = field(default_factory=list)  # what a leading reduction sees (DTensors stay)
     owners: list[Tensor] = field(default_factory=list)  # DTensor parameters stepped through their local shards
+    views: set[int] = field(default_factory=set)  # indices whose state is a real view of complex state
+    sparse_rows: set[int] = field(default_factory=set)  # indices stepped on their sparse gradient's rows
 
 
 def gather(optimizer: Any, local: bool = False) -> Batch:
@@ -85,9 +87,20 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
             if g is None:
                 continue
             if g.is_sparse:
+                mode = optimizer._sparse_mode(group)  # may raise torch's error (weight decay with sparse gradients)
+                if mode == "dense":
+                    g = g.to_dense()
+                    sparse.densify_state(optimizer.state[p])
+                elif mode == "rows":
+                    b.sparse_rows.add(len(b.params))
+                else:
+                    raise RuntimeError(
+                        f"{type(optimizer).__name__} does not support sparse gradients (parameter of shape "
+                        f"{tuple(p.shape)}); use dense gradients, e.g. nn.Embedding(sparse=False)"
+                    )
+            elif getattr(optimizer, "sparse_only", False):
                 raise RuntimeError(
-                    f"{type(optimizer).__name__} does not support sparse gradients (parameter of shape "
-                    f"{tuple(p.shape)}); use dense gradients, e.g. nn.Embedding(sparse=False)"
+                    f"{type(optimizer).__name__} does not support dense gradients, please consider Adam instead"
                 )
             if g.shape != p.shape:
                 # Possible after `p.data = <other shape>`; torch would broadcast or fail deep inside an op.
@@ -116,6 +129,7 @@ def gather(optimizer: Any, local: bool = False) -> Batch:
                 # As torch.optim does: a complex number is two real coordinates, each updated on its own.
                 p, g = torch.view_as_real(p), torch.view_as_real(g.resolve_conj())
                 state = {k: torch.view_as_real(v) if v.is_complex() else v for k, v in state.items()}
+                b.views.add(len(b.params))
             b.params.append(p)
             b.grads.append(g)
             b.states.append(state)
@@ -144,6 +158,7 @@ def run_step(optimizer: Any) -> dict[str, int]:
     segs = optimizer._segments
     steady = len(segs) == 1 and segs[0].elementwise and optimizer.fused is not False
     steady = steady and not torch.compiler.is_compiling() and not guard.transforms_active()
+    steady = steady and not optimizer.differentiable
     if steady and optimizer._plan is not None:
         if optimizer._plan.signature == _signature(optimizer) and optimizer._plan.step(optimizer):
             return {"fused": len(optimizer._plan.params), "reference": 0}
@@ -192,6 +207,10 @@ def _general_step(optimizer: Any) -> dict[str, int]:
     if not b.params:
         return counts
     updates: Sequence[Any] = b.grads
+    # what elementwise equations read: tensor hyperparameters as numbers, as the kernel reads them (ravine.optim.hyper)
+    numbers = {id(g): hyper.as_numbers(g) for g in optimizer.param_groups}
+    diff = optimizer.differentiable  # an autograd-visible step (ravine.optim.differentiable)
+    hs = [numbers[id(g)] for g in b.groups]
     first_done = False
     for si, seg in enumerate(segs):
         last = si == len(segs) - 1
@@ -203,6 +222,8 @@ def _general_step(optimizer: Any) -> dict[str, int]:
             if dtensor.has_dtensor(b.params):
                 updates = dtensor.whole_update(seg.rules[0], updates, b.params, b.states, b.groups)
             else:
+                # the group as given: with no kernel to agree with, a tensor lr is multiplied as torch does it,
+                # which keeps Adafactor and Muon bit for bit torch's (ravine.optim.hyper)
                 updates = seg.rules[0].update(updates, b.params, b.states, b.groups)
             if last:
                 for p, u, group in zip(b.params, updates, b.groups, strict=True):
@@ -213,24 +234,33 @@ def _general_step(optimizer: Any) -> dict[str, int]:
             continue
         reductions: dict[int, dict] = {}
         if seg.reducing:
-            reductions[0] = seg.rules[0].reduce(b.reduce_grads if si == 0 else updates, b.groups)
+            reductions[0] = seg.rules[0].reduce(b.reduce_grads if si == 0 else updates, hs)
             optimizer._report(seg.rules[0], reductions[0])
         optimizer._last_reductions = reductions
         first = not first_done
         first_done = True
         final = is_final(seg.rules)
         fused_mask = [False] * len(b.params)
-        if len(segs) == 1 and optimizer.fused is not False:
+        if len(segs) == 1 and optimizer.fused is not False and not diff:
             fused_mask = _run_fused(optimizer, seg, b, reductions)
         out = []
         for i, (p, u, st, group) in enumerate(zip(b.params, updates, b.states, b.groups, strict=True)):
             if fused_mask[i]:
                 out.append(None)
                 continue
+            if i in b.sparse_rows:
+                sparse.rows_step(seg.rules, p, u, st, group, hs[i], first=first, final=final)
+                out.append(None)
+                continue
             values = dict(st)
             u, p_c = precision.upcast(optimizer, u, p)
-            r = segment_math(seg.rules, u, p_c, values, group, group, reductions, first=first, last=last)
-            write_back(st, values)
+            if diff:
+                p_c = differentiable.equation_input(p_c)
+            r = segment_math(seg.rules, u, p_c, values, group, hs[i], reductions, first=first, last=last)
+            if diff and i not in b.views:
+                differentiable.store(st, values)
+            else:
+                write_back(st, values)
             if last:
                 if final:
                     p.copy_(r)

@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ravine.optim import _torch_checks
 from ravine.optim.line_search import C1, C2, strong_wolfe
 from ravine.rules import _checks
 
@@ -94,9 +95,7 @@ class LBFGS(torch.optim.Optimizer):
         history_size: int = 100,
         line_search_fn: str | None = None,
     ) -> None:
-        if isinstance(lr, Tensor) and lr.numel() != 1:
-            raise ValueError(f"lr as a tensor must have 1 element, got shape {tuple(lr.shape)}")
-        _checks.non_negative("lr", lr)
+        _torch_checks.lr(lr)
         _positive_int("max_iter", max_iter)
         _checks.non_negative("tolerance_grad", tolerance_grad)
         _checks.non_negative("tolerance_change", tolerance_change)
@@ -196,7 +195,11 @@ class LBFGS(torch.optim.Optimizer):
             raise ValueError("LBFGS.step needs a closure that re-evaluates the loss and its gradient")
         closure = torch.enable_grad()(closure)
         group = self.param_groups[0]
-        lr = group["lr"].item() if isinstance(group["lr"], Tensor) else group["lr"]
+        lr = group["lr"]
+        if isinstance(lr, Tensor):
+            # kept a tensor, as torch does: the first step min(1, 1/|g|_1) * lr is then rounded in the dtype
+            # torch's promotion gives (a float64 lr with float32 parameters: float64), not the parameters'
+            lr = lr.detach().reshape(())
         max_iter, max_eval = group["max_iter"], group["max_eval"]
         tolerance_grad, tolerance_change = group["tolerance_grad"], group["tolerance_change"]
         history_size, line_search = group["history_size"], group["line_search_fn"]

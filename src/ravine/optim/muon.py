@@ -56,6 +56,7 @@ class Muon(Optimizer):
             chain(ema_momentum(), orthogonalize(), shape_scaled_step()),
             lr=lr,
             fused=False,  # not elementwise: there is no kernel to build
+            group_flags=(),  # torch's Muon keeps none of the global flags in its groups
             weight_decay=weight_decay,
             momentum=momentum,
             nesterov=nesterov,

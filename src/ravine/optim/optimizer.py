@@ -12,7 +12,16 @@ from ravine.distributed import checkpoint
 from ravine.fused import codegen
 from ravine.optim import execute, precision, scheduled
 from ravine.rules import _checks
-from ravine.rules.base import Rule, chain
+from ravine.rules.base import Rule, chain, scalar_dtype
+
+#: What torch's ``__setstate__`` assumes for a switch that a checkpoint of an older torch version lacks.
+TORCH_FLAG_DEFAULTS: dict[str, Any] = {
+    "foreach": None,
+    "maximize": False,
+    "capturable": False,
+    "differentiable": False,
+    "fused": None,
+}
 
 
 class Optimizer(torch.optim.Optimizer):
@@ -32,6 +41,14 @@ class Optimizer(torch.optim.Optimizer):
             background and taking the bit-identical reference path meanwhile; on CUDA the Triton kernel when
             Triton is installed (:mod:`ravine.fused.triton`). ``True`` builds it before the first step and
             requires it; ``False`` always takes the reference path.
+        foreach: accepted as torch accepts it and kept in the groups; ravine has one implementation of each step,
+            so it changes nothing (torch's per-tensor and multi-tensor loops compute the same step).
+        differentiable: record the step with autograd, as torch's ``differentiable=True``: every parameter takes
+            the reference path, out of the fused kernel, with gradients enabled, so the new parameters and state
+            are functions of the old ones, of the gradients and of tensor hyperparameters
+            (:mod:`ravine.optim.differentiable`). Read per group (``group["differentiable"]``), as torch does.
+        group_flags: which of the four flags the groups record (torch's keys for a torch-named class, see
+            :data:`ravine.optim._compat.GROUP_FLAGS`).
         capturable: keep the step counter on the parameters' device from the first step, as torch's
             ``capturable=True`` does, so that the step can be captured in a CUDA graph (the Triton kernel moves
             it there in any case; capturing needs the Triton kernel and one eager step first, see docs/gpu.md).
@@ -61,6 +78,9 @@ class Optimizer(torch.optim.Optimizer):
         *,
         fused: bool | None = None,
         capturable: bool = False,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        group_flags: tuple[str, ...] = ("differentiable",),
         state_dtype: torch.dtype | None = None,
         **hyperparams: Any,
     ) -> None:
@@ -75,6 +95,11 @@ class Optimizer(torch.optim.Optimizer):
                 f"it takes lr, {', '.join(rule.hyperparams) or 'nothing else'}"
             )
         _checks.flag("capturable", capturable)
+        _checks.flag("differentiable", differentiable)
+        if foreach not in (None, True, False):
+            raise ValueError(f"foreach must be None, True or False, got {foreach!r}")
+        if fused and differentiable:
+            raise RuntimeError("`fused` does not support `differentiable` (use fused=None or False)")
         precision.check(state_dtype)
         self.rule = rule
         self.fused = fused
@@ -88,7 +113,12 @@ class Optimizer(torch.optim.Optimizer):
         self._last_reductions: dict[int, dict] = {}
         self._unstepped: set[int] = set()  # ids of parameters whose state a checkpoint created (see .step)
         self._made_at_zero_lr: set[int] = set()  # the same, until their lr-dependent state is remade (see .step)
-        super().__init__(params, {"lr": lr, **rule.hyperparams, **hyperparams})
+        self._differentiable = differentiable
+        every = {"foreach": foreach, "capturable": capturable, "differentiable": differentiable, "fused": fused}
+        # the flags torch's class keeps in its groups live there too (its state_dict layout); fused and capturable
+        # are the optimiser's (self.fused, self.capturable), differentiable is read per group
+        flags = {k: every[k] for k in group_flags}
+        super().__init__(params, {"lr": lr, **rule.hyperparams, **hyperparams, **flags})
 
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         super().add_param_group(param_group)
@@ -100,10 +130,24 @@ class Optimizer(torch.optim.Optimizer):
         _checks.non_negative("lr", lr)
         self.rule.validate(group)
 
-    @torch.no_grad()
+    def _sparse_mode(self, group: Mapping[str, Any]) -> str | None:
+        """How this optimiser takes a sparse gradient in ``group``: ``"rows"``, ``"dense"`` or ``None`` (refused);
+        see :mod:`ravine.optim.sparse`. torch's SGD, Adagrad and SparseAdam take them; the others refuse."""
+        return None
+
+    @property
+    def differentiable(self) -> bool:
+        """Whether a group asks for an autograd-visible step (``differentiable=True``)."""
+        return any(g.get("differentiable", self._differentiable) for g in self.param_groups)
+
     def step(self, closure: Callable[[], float] | None = None) -> Any:  # type: ignore[override]
         """Update the parameters once; ``closure`` re-evaluates the loss, as in torch.optim."""
-        if closure is None and not torch.compiler.is_compiling() and checkpoint.initialising_step(self):
+        with torch.set_grad_enabled(self.differentiable):
+            return self._step(closure)
+
+    def _step(self, closure: Callable[[], float] | None) -> Any:
+        initialising = closure is None and not torch.compiler.is_compiling() and not self.differentiable
+        if initialising and checkpoint.initialising_step(self):
             # torch.distributed.checkpoint creating the state: create it, count nothing (pytorch#164929)
             execute.gather(self)
             checkpoint.create_shaped_state(self, precision.state_like)
@@ -145,6 +189,11 @@ class Optimizer(torch.optim.Optimizer):
         self._made_at_zero_lr.clear()  # and holds its own values
         super().load_state_dict(state_dict)
         scheduled.keep_live(self.param_groups, live)
+        for group in self.param_groups:
+            # how this optimiser executes is its own choice, not the checkpoint's (README, "State dict")
+            for k in ("fused", "capturable"):
+                if k in group:
+                    group[k] = getattr(self, k)
         ids = [i for g in state_dict["param_groups"] for i in g["params"]]
         params = [p for g in self.param_groups for p in g["params"]]
         by_id = dict(zip(ids, params, strict=True))
@@ -153,6 +202,23 @@ class Optimizer(torch.optim.Optimizer):
             # the saved tensor itself: a float64 scalar (schedule-free's weight_sum) cast to a float32 parameter's
             # dtype and back would have lost its low bits
             st[k] = v.detach().to(st[k].device).clone()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """As torch's optimisers do for checkpoints of older torch versions (back to 1.12, and other libraries):
+        a hyperparameter the saved group lacks gets its "off" value -- the rule's default, torch's for the
+        global flags -- and a ``step`` (or other 0-dim state) saved as a Python number becomes a 0-dim tensor."""
+        super().__setstate__(state)
+        rule = self.__dict__.get("rule")
+        if rule is None:  # unpickling: torch's __getstate__ keeps only defaults, state and param_groups
+            return
+        for group in self.param_groups:
+            for k, v in {**TORCH_FLAG_DEFAULTS, **rule.hyperparams}.items():
+                if k in self.defaults:
+                    group.setdefault(k, v)
+        for st in self.state.values():
+            for k in ("step", *rule.scalar_state_names):
+                if k in st and not isinstance(st[k], Tensor):
+                    st[k] = torch.tensor(float(st[k]), dtype=scalar_dtype())
 
     # -- used by ravine.optim.execute ------------------------------------------------------------------------
     def _report(self, rule: Rule, values: Mapping[str, Any]) -> None:

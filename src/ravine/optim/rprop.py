@@ -8,7 +8,7 @@ from typing import Any
 from torch import Tensor
 
 from ravine.optim import _torch_checks
-from ravine.optim._compat import check_torch_flags
+from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import chain, flip_sign
 from ravine.rules.rprop import rprop_step
@@ -44,8 +44,8 @@ class Rprop(Optimizer):
             0.0 < etas[0] < 1.0 < etas[1],
             f"Invalid eta values: {etas[0]}, {etas[1]} (etas must satisfy 0 < etas[0] < 1 < etas[1])",
         )
-        check_torch_flags("Rprop", foreach, capturable, differentiable)
+        flags = torch_flags("Rprop", foreach, capturable, differentiable, fused=fused)
         super().__init__(
-            params, chain(flip_sign(), rprop_step()), lr=lr, fused=fused, etas=etas, step_sizes=step_sizes,
+            params, chain(flip_sign(), rprop_step()), lr=lr, **flags, etas=etas, step_sizes=step_sizes,
             maximize=maximize,
         )  # fmt: skip

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from ravine.optim import _torch_checks
 from ravine.optim import numerics as presets
-from ravine.optim._compat import check_torch_flags
+from ravine.optim._compat import torch_flags
 from ravine.optim.optimizer import Optimizer
 from ravine.rules import add_weight_decay, chain, flip_sign
 
@@ -49,7 +50,10 @@ class SGD(Optimizer):
         state_dtype: torch.dtype | None = None,
         numerics: str = "torch",
     ) -> None:
-        check_torch_flags("SGD", foreach, differentiable=differentiable)
+        flags = torch_flags("SGD", foreach, differentiable=differentiable, fused=fused)
+        _torch_checks.lr(lr)
+        _torch_checks.at_least("momentum value", "momentum", momentum)
+        _torch_checks.at_least("weight_decay value", "weight_decay", weight_decay)
         presets.check(numerics)
         presets.refuse_coupled_decay("SGD", numerics, weight_decay)
         init = "zeros" if numerics == "keras" else "first_update"
@@ -58,7 +62,7 @@ class SGD(Optimizer):
             params,
             rule,
             lr=lr,
-            fused=fused,
+            **flags,
             state_dtype=state_dtype,
             momentum=momentum,
             dampening=dampening,
@@ -66,3 +70,13 @@ class SGD(Optimizer):
             nesterov=nesterov,
             maximize=maximize,
         )
+
+    def _sparse_mode(self, group: Mapping[str, Any]) -> str | None:
+        """Sparse gradients as torch's SGD takes them (:mod:`ravine.optim.sparse`): on their rows without
+        momentum, dense with it (the buffer decays everywhere); weight decay fails, as in torch."""
+        if group["weight_decay"] != 0:
+            raise RuntimeError(
+                "SGD: weight_decay is not compatible with sparse gradients (torch: add(sparse, dense) is not "
+                "supported); use weight_decay=0 for the sparse parameters' group"
+            )
+        return "dense" if group["momentum"] != 0 else "rows"

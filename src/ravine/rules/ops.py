@@ -185,8 +185,8 @@ def value(x: Value) -> Value:
     if s is not None:
         return s.apply("value", x)
     if isinstance(x, torch.Tensor):
-        if torch.compiler.is_compiling() or (not is_plain(x) and _is_fake(x)) or x.is_meta:
-            return x
+        if torch.compiler.is_compiling() or (not is_plain(x) and _is_fake(x)) or x.is_meta or x.requires_grad:
+            return x  # a value in an autograd graph (a differentiable step, ravine.optim.differentiable) stays one
         return x.item()
     return float(x)
 
