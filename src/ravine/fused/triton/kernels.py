@@ -44,14 +44,30 @@ def cache_size() -> int:
 
 
 def _interp_pow(a: Any, b: Any) -> Any:
-    """``a ** b`` on float64 scalars under the interpreter: numpy's power, which is the C library's ``pow``, as
-    Python's ``**`` is -- so the interpreter reproduces the reference path's per-step scalars exactly."""
+    """``a ** b`` on float64 scalars under the interpreter: the C library's ``pow`` element by element (``math.pow``),
+    as Python's ``**`` is -- so the interpreter reproduces the reference path's per-step scalars exactly.
+
+    Not ``np.power``: on CPUs with AVX-512 numpy takes a vectorised ``pow`` that is not the C library's and can be
+    1 ulp away (seen on an AMD EPYC), which bias corrections carry into float64 parameters.
+    """
+    import math
+
     import numpy as np
     import triton.language as tl
     from triton.runtime.interpreter import TensorHandle
 
-    data = np.power(a.handle.data.astype(np.float64), b.handle.data.astype(np.float64))
-    return tl.tensor(TensorHandle(data, tl.float64), tl.float64)
+    x, y = np.broadcast_arrays(a.handle.data.astype(np.float64), b.handle.data.astype(np.float64))
+
+    def pow_(u: float, v: float) -> float:
+        try:
+            return math.pow(u, v)
+        except ValueError:  # a negative base to a fractional power: NaN, as np.power gives
+            return math.nan
+        except OverflowError:
+            return math.copysign(math.inf, u) if v == int(v) and int(v) % 2 else math.inf
+
+    data = np.array([pow_(u, v) for u, v in zip(x.ravel().tolist(), y.ravel().tolist(), strict=True)])
+    return tl.tensor(TensorHandle(data.reshape(x.shape), tl.float64), tl.float64)
 
 
 def _path(source: str) -> Any:
