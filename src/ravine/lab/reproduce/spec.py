@@ -14,7 +14,7 @@ from ravine.lab.reproduce import paper
 
 RUN_FORMAT = "ravine.reproduction-run/1"
 #: Quick mode (tests, a first look): tiny subsets, a three-point grid, two seeds; seconds, not minutes.
-QUICK_SUBSET = 512
+QUICK_SUBSET = 256
 QUICK_GRID = (1e-3, 1e-2, 1e-1)
 QUICK_STUDY_ALPHAS = (1e-3, 3e-3)
 
@@ -72,7 +72,7 @@ class Settings:
             horizons are 45 (figures 1 left, 3), 160 (1 right), 200 (2a) and 100 (4) epochs.
         seeds: fresh seeds (1..S) for each optimiser's chosen alpha; seed 0 is the tuning seed.
         workers: worker processes (each runs one run at a time with ``threads`` threads).
-        quick: tiny subsets and grids for tests (seconds); results mean nothing.
+        quick: tiny subsets (256 examples) and grids for tests (seconds); results mean nothing.
         threads: torch threads per run.
         data_dir: where the data sets are (None: ``$RAVINE_DATA``, then ravine's cache).
     """
@@ -115,7 +115,7 @@ class Settings:
         return QUICK_SUBSET if self.quick else exp.subset
 
     def eval_size(self) -> int:
-        """Training examples the cost is measured on: 10,000 (the size of MNIST's test set), 512 when quick."""
+        """Training examples the cost is measured on: 10,000 (the size of MNIST's test set), 256 when quick."""
         return QUICK_SUBSET if self.quick else 10_000
 
     def run(self, exp: paper.Experiment, optimizer: str, alpha: float, seed: int, epochs: int) -> Run:
