@@ -57,12 +57,23 @@ def register(app: typer.Typer) -> None:
         epochs: Annotated[
             int | None,
             typer.Option(
-                "--epochs", metavar="N", min=1, show_default=False, help="Epochs of every experiment (default: each one's)."
+                "--epochs",
+                metavar="N",
+                min=1,
+                show_default=False,
+                help="Epochs of every experiment (default: each one's).",
             ),
         ] = None,
         seeds: Annotated[
-            int, typer.Option("--seeds", metavar="S", min=2, help="Fresh seeds per optimiser at its chosen alpha.")
-        ] = 3,
+            int | None,
+            typer.Option(
+                "--seeds",
+                metavar="S",
+                min=2,
+                show_default=False,
+                help="Fresh seeds per optimiser (default 3; 2 with --quick).",
+            ),
+        ] = None,
         workers: Annotated[int, typer.Option("--workers", metavar="W", min=1, help="Worker processes.")] = 1,
         quick: Annotated[
             bool, typer.Option("--quick", help="Tiny subsets and grids (seconds): a smoke test, not a result.")
@@ -87,7 +98,7 @@ def register(app: typer.Typer) -> None:
         console = Console()
         try:
             settings = Settings(
-                epochs=epochs, seeds=seeds, workers=workers, quick=quick,
+                epochs=epochs, seeds=seeds or (2 if quick else 3), workers=workers, quick=quick,
                 data_dir=None if data_dir is None else str(data_dir),
                 study_seeds=1 if quick else Settings.study_seeds,
             )  # fmt: skip

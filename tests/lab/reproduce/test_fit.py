@@ -60,13 +60,17 @@ def test_l2_and_annealing_match_torch_sgd_by_hand() -> None:
             sgd.step()
         with torch.no_grad():
             expected.append(float(F.cross_entropy(model(data.x), data.y)))
-    at_epochs = [c for e, c in zip(record["curve"]["epoch"], record["curve"]["train_loss"]) if e == int(e) and e > 0]
+    at_epochs = [
+        c for e, c in zip(record["curve"]["epoch"], record["curve"]["train_loss"], strict=True) if e == int(e) and e > 0
+    ]
     assert at_epochs == pytest.approx(expected, rel=1e-5)
     assert record["curve"]["alpha"][-1] == pytest.approx(ALPHA / 2)
     assert record["final"] == pytest.approx(expected[-1], rel=1e-5)
 
 
-def _adam_by_hand(p: torch.Tensor, grads: list[torch.Tensor], alpha: float, beta2: float, correct: bool) -> torch.Tensor:
+def _adam_by_hand(
+    p: torch.Tensor, grads: list[torch.Tensor], alpha: float, beta2: float, correct: bool
+) -> torch.Tensor:
     """Algorithm 1 of the paper in float64; without correction m and v are used as they are."""
     p, m, v = p.double().clone(), torch.zeros_like(p, dtype=torch.float64), torch.zeros_like(p, dtype=torch.float64)
     for t, g in enumerate(grads, start=1):

@@ -45,16 +45,22 @@ def comparison(plan: Plan, exp: paper.Experiment) -> dict[str, Any]:
     for o in exp.optimizers:
         grid = [log[r.key()] for r in tuning if r.optimizer == o]
         alpha = choose_alpha(grid) if len(grid) == len(plan.settings.grid()) else None
-        seeds = [] if alpha is None else [log[r.key()] for r in plan.settings.seed_runs(exp, o, alpha) if r.key() in log]
+        seeds = (
+            [] if alpha is None else [log[r.key()] for r in plan.settings.seed_runs(exp, o, alpha) if r.key() in log]
+        )
         optimizers[o] = {
             "legend": paper.LEGEND[o],
             "alpha": alpha,
             "alpha_at_edge": alpha is not None and alpha in (min(plan.settings.grid()), max(plan.settings.grid())),
             "grid": [
-                {"alpha": r["run"]["alpha"], "final": r["final"], "after_epoch_1": r["after_epoch_1"],
-                 "diverged": r["diverged"]}
+                {
+                    "alpha": r["run"]["alpha"],
+                    "final": r["final"],
+                    "after_epoch_1": r["after_epoch_1"],
+                    "diverged": r["diverged"],
+                }
                 for r in sorted(grid, key=lambda r: r["run"]["alpha"])
-            ],  # fmt: skip
+            ],
             "seeds": len(seeds),
             "final": mean_sd([r["final"] for r in seeds]),
             "after_epoch_1": mean_sd([r["after_epoch_1"] for r in seeds]),

@@ -92,11 +92,11 @@ def bias_correction(study: dict[str, Any], path: Path) -> None:
     betas = study["beta2s"]
     fig = Figure(figsize=(3.6 * len(betas), 6.4))
     axes = fig.subplots(2, len(betas), squeeze=False, sharex=True)
-    finite = [
-        c[k]["mean"] for c in study["cells"] for k in ("after_epoch_1", "final") if c[k]["mean"] is not None
-    ]
+    finite = [c[k]["mean"] for c in study["cells"] for k in ("after_epoch_1", "final") if c[k]["mean"] is not None]
     top = max([*finite, study["collapse_loss"]]) * 1.5
-    for row, (key, when) in enumerate((("after_epoch_1", "after epoch 1"), ("final", f"after {study['epochs']} epochs"))):
+    for row, (key, when) in enumerate(
+        (("after_epoch_1", "after epoch 1"), ("final", f"after {study['epochs']} epochs"))
+    ):
         for col, b2 in enumerate(betas):
             ax = axes[row][col]
             for bc, colour, label in ((True, "#D62728", "bias correction"), (False, "#2CA02C", "no bias correction")):
@@ -117,9 +117,7 @@ def bias_correction(study: dict[str, Any], path: Path) -> None:
             if col == 0:
                 ax.set_ylabel("training cost")
     axes[0][0].legend(fontsize=FONT_SIZE - 1)
-    fig.suptitle(
-        f"{study['title']} (figure 4; dotted: collapse level, crosses: diverged)", fontsize=FONT_SIZE
-    )
+    fig.suptitle(f"{study['title']} (figure 4; dotted: collapse level, crosses: diverged)", fontsize=FONT_SIZE)
     fig.tight_layout()
     _save(fig, path)
 

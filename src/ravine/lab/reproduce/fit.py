@@ -48,7 +48,9 @@ def optimizer(run: Run, params: Any) -> torch.optim.Optimizer:
     defaults (section 2: beta1 = 0.9, beta2 = 0.999, epsilon = 1e-8, which are also torch's).
     """
     if run.beta2 is not None:
-        rule = scale_by_adam(betas=(paper.STUDY_BETA1, run.beta2), eps=paper.ADAM_EPS, bias_correction=run.bias_correction)
+        rule = scale_by_adam(
+            betas=(paper.STUDY_BETA1, run.beta2), eps=paper.ADAM_EPS, bias_correction=run.bias_correction
+        )
         return Optimizer(params, rule, lr=run.alpha)
     extra: dict[str, Any] = {"betas": paper.ADAM_BETAS, "eps": paper.ADAM_EPS} if run.optimizer == "adam" else {}
     return registry.build(run.optimizer, params, lr=run.alpha, **extra)

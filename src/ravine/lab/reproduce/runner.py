@@ -110,9 +110,7 @@ class Plan:
         runs = self.tuning(exp)
         if not all(r.key() in self.log for r in runs):
             return None
-        return {
-            o: choose_alpha([self.log.records[r.key()] for r in runs if r.optimizer == o]) for o in exp.optimizers
-        }
+        return {o: choose_alpha([self.log.records[r.key()] for r in runs if r.optimizer == o]) for o in exp.optimizers}
 
     def seeds(self, exp: paper.Experiment) -> list[Run]:
         chosen = self.chosen(exp)
@@ -121,9 +119,15 @@ class Plan:
         return [r for o, a in chosen.items() if a is not None for r in self.settings.seed_runs(exp, o, a)]
 
     def known(self) -> list[Run]:
-        """Every run that can be named now (tuning, study, and the seeds of finished tunings)."""
-        runs = [r for e in self.experiments for r in self.tuning(e)] + self.settings.study_runs(self.study)
-        return runs + [r for e in self.experiments for r in self.seeds(e)]
+        """Every run that can be named now, cheapest experiment first (:data:`ORDER`): an interrupted reproduction
+        then holds whole experiments, and a tuning's seed runs start as soon as it is complete."""
+        blocks = {e.name: self.tuning(e) + self.seeds(e) for e in self.experiments}
+        blocks[self.study.name] = self.settings.study_runs(self.study)
+        return [r for name in ORDER if name in blocks for r in blocks[name]]
+
+
+#: The order runs start in: the logistic regressions take minutes, the study and the MLP most of the hour.
+ORDER = ("mnist-logreg", "imdb-logreg", "bias-correction", "mnist-mlp", "fmnist-cnn", "cifar10-cnn")
 
 
 def reproduce(
@@ -159,18 +163,20 @@ def reproduce(
         pool = ProcessPoolExecutor(settings.workers, mp_context=mp.get_context("spawn"))
     try:
         futures: dict[Future, Run] = {}
+        capacity = max(1, settings.workers)
         while True:
+            # Re-planned after every run: one that completes a tuning unlocks its seed runs, which go first.
             todo = [r for r in plan.known() if r.key() not in submitted]
             if not todo and not futures:
                 break
-            for r in todo:
+            for r in todo[: capacity - len(futures)]:
                 submitted.add(r.key())
                 if pool is None:
                     plan.log.add(execute(r, settings.data_dir))
                     emit(Event("finish", done(), planned, r, plan.log.records[r.key()]))
-                    break  # re-plan: this run may have completed a tuning
-                futures[pool.submit(execute, r, settings.data_dir)] = r
-            if pool is not None and futures:
+                else:
+                    futures[pool.submit(execute, r, settings.data_dir)] = r
+            if futures:
                 finished, _ = wait(futures, return_when=FIRST_COMPLETED)
                 for f in finished:
                     r = futures.pop(f)

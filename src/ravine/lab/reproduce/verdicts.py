@@ -246,7 +246,9 @@ def worse_verdict(st: dict[str, Any], beta2: float = 0.9999, alpha: float = 1e-3
         if y is not None
     ]
     k = sum(x is None or x > y for x, y in pairs)
-    return Verdict(claim, "6.4, fig. 4", test, measured, holds, margin, f"{k}/{len(pairs)} seed pairs (epoch 1 and end)")
+    return Verdict(
+        claim, "6.4, fig. 4", test, measured, holds, margin, f"{k}/{len(pairs)} seed pairs (epoch 1 and end)"
+    )
 
 
 def trend_verdict(st: dict[str, Any]) -> Verdict:
