@@ -130,3 +130,15 @@ def test_same_initial_weights_for_every_optimiser() -> None:
         run = Run("mnist-logreg", name, 1e-3, seed=5, epochs=1, subset=None, eval_size=N)
         costs.add(fit.fit(paper.MNIST_LOGREG, run, data)["curve"]["train_loss"][0])
     assert len(costs) == 1
+
+
+def test_cifar_cnn_has_the_papers_stages() -> None:
+    # Section 6.3: c64-c64-c128-1000, 5x5 convolutions and 3x3 max pooling with stride 2, on 32x32 colour images.
+    from ravine.lab.reproduce import data
+
+    net = data.cifar_cnn()
+    convs = [m for m in net if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 64, 128] and all(c.kernel_size == (5, 5) for c in convs)
+    assert all(p.kernel_size == 3 and p.stride == 2 for p in net if isinstance(p, torch.nn.MaxPool2d))
+    assert net(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    assert [m.out_features for m in net if isinstance(m, torch.nn.Linear)] == [1000, 10]
