@@ -13,6 +13,7 @@ Curves are the seeds' mean with a band of one sd; the legend gives each optimise
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def _curves(ax: Any, numbers: dict[str, Any], log_y: bool, until: float | None =
 
 def _title(n: dict[str, Any]) -> str:
     sub = f", {n['subset']:,} examples" if n["subset"] else ""
-    return f"{n['title']}\n(figure {n['figure']}; {n['epochs']} epochs{sub})"
+    return textwrap.fill(n["title"], 64) + f"\n(figure {n['figure']}; {n['epochs']} epochs{sub})"
 
 
 def logreg(mnist: dict[str, Any], imdb: dict[str, Any], path: Path) -> None:
