@@ -44,12 +44,14 @@ def comparison(plan: Plan, exp: paper.Experiment) -> dict[str, Any]:
     optimizers: dict[str, Any] = {}
     for o in exp.optimizers:
         grid = [log[r.key()] for r in tuning if r.optimizer == o]
-        alpha = choose_alpha(grid) if len(grid) == len(plan.settings.grid()) else None
+        tuned = len(grid) == len(plan.settings.grid())
+        alpha = choose_alpha(grid) if tuned else None
         seeds = (
             [] if alpha is None else [log[r.key()] for r in plan.settings.seed_runs(exp, o, alpha) if r.key() in log]
         )
         optimizers[o] = {
             "legend": paper.LEGEND[o],
+            "tuned": tuned,
             "alpha": alpha,
             "alpha_at_edge": alpha is not None and alpha in (min(plan.settings.grid()), max(plan.settings.grid())),
             "grid": [

@@ -51,7 +51,8 @@ def _curves(ax: Any, numbers: dict[str, Any], log_y: bool, until: float | None =
     ax.set_xlabel("iterations over entire dataset (epochs)")
     ax.set_ylabel("training cost")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=FONT_SIZE - 1)
+    if ax.get_lines():  # a partial result may have no seed runs yet
+        ax.legend(fontsize=FONT_SIZE - 1)
 
 
 def _title(n: dict[str, Any]) -> str:

@@ -44,11 +44,12 @@ def alpha_table(numbers: dict[str, dict[str, Any]]) -> dict[str, Any]:
     for n in numbers.values():
         for o in n["optimizers"].values():
             edge = " (grid edge)" if o["alpha_at_edge"] else ""
+            alpha = f"{o['alpha']:g}{edge}" if o["alpha"] is not None else "none converged"
             rows.append(
                 [
                     n["name"],
                     o["legend"],
-                    "none converged" if o["alpha"] is None else f"{o['alpha']:g}{edge}",
+                    alpha if o["tuned"] else "tuning not finished",
                     f"{_g(o['after_epoch_1']['mean'])} ± {_g(o['after_epoch_1']['sd'])}",
                     f"{_g(o['final']['mean'])} ± {_g(o['final']['sd'])}",
                     o["seeds"],
@@ -66,6 +67,11 @@ def alpha_table(numbers: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def study_table(study: dict[str, Any]) -> dict[str, Any]:
     rows = []
     for c in study["cells"]:
+        if not c["n"]:
+            rows.append(
+                [f"{c['beta2']:g}", "on" if c["bias_correction"] else "off", f"{c['alpha']:g}", "not run yet", "", ""]
+            )
+            continue
         rows.append(
             [
                 f"{c['beta2']:g}",
