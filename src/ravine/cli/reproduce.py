@@ -27,7 +27,8 @@ Paper = Enum("Paper", {"adam-2015": "adam-2015"}, type=str)  # type: ignore[misc
 HELP = """Reproduce section 6 of Kingma & Ba (ICLR 2015), the Adam paper, with its own protocol: logistic regression on
 MNIST (L2, alpha / sqrt(epoch)) and on IMDB bag of words (50 % input dropout), the 784-1000-1000-10 MLP with
 dropout, a CNN (CIFAR-10 when present, else Fashion-MNIST), and the bias-correction study. Alpha is chosen per
-optimiser on the training cost over a short budget, then rerun with fresh seeds.
+optimiser on the training cost over a tuning budget (the whole run for the logistic regressions, one epoch for
+the networks), then rerun with fresh seeds.
 
 Writes one PNG per figure of the paper, results.json (open it with ravine report DIR) and a verdict table: for each
 of the paper's claims, whether it holds here, by how many pooled seed sd, and how robust it is to the alpha grid.

@@ -131,7 +131,7 @@ class Settings:
         )
 
     def tune_runs(self, exp: paper.Experiment) -> list[Run]:
-        """Seed 0 at every alpha of the grid over the short budget (section 6: "searched over a dense grid")."""
+        """Seed 0 at every alpha of the grid over the tuning budget (section 6: "searched over a dense grid")."""
         return [self.run(exp, o, a, 0, self.tune_horizon(exp)) for o in exp.optimizers for a in self.grid()]
 
     def seed_runs(self, exp: paper.Experiment, optimizer: str, alpha: float) -> list[Run]:

@@ -4,7 +4,7 @@ A comparison claim is judged on the seeds' mean training cost at the chosen alph
 after the first epoch where the claim is about early progress). Its margin is in pooled seed standard deviations,
 ``sqrt(mean of the involved optimisers' sd^2)``: how far the means are from the test's boundary. Its robustness is
 the share of alpha choices one grid step away (each optimiser at its chosen alpha or a neighbour on the grid) for
-which the same test passes, read from the tuning runs (seed 0, the short tuning budget).
+which the same test passes, read from the tuning runs (seed 0, the tuning budget).
 
 The tolerances (1.05, 2 %, 1 %) and the collapse level are fixed beforehand: the first three are those of the
 independent torch.optim re-run of issue 19, the collapse level is :data:`paper.COLLAPSE_LOSS`.
