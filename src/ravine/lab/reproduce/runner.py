@@ -173,7 +173,15 @@ def reproduce(
         capacity = max(1, settings.workers)
         while True:
             # Re-planned after every run: one that completes a tuning unlocks its seed runs, which go first.
-            todo = [r for r in plan.known() if r.key() not in submitted]
+            todo = []
+            for r in plan.known():
+                if r.key() in submitted:
+                    continue
+                if r.key() in plan.log:  # a seed run unlocked by a finished tuning, already in the log
+                    submitted.add(r.key())
+                    emit(Event("cached", done(), planned, r, plan.log.records[r.key()]))
+                else:
+                    todo.append(r)
             if not todo and not futures:
                 break
             for r in todo[: capacity - len(futures)]:
