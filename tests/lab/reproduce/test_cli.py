@@ -124,3 +124,20 @@ def test_collapse_level_is_half_of_chance() -> None:
     from ravine.lab.reproduce import paper
 
     assert math.isclose(paper.COLLAPSE_LOSS, math.log(10) / 2)
+
+
+def test_resume_reuses_seed_runs_a_tuning_unlocks(quick: tuple[Path, Path, str], tmp_path: Path) -> None:
+    # Drop one tuning run: it runs again, and the seed runs it unlocks come from the log, not from new runs.
+    out, data, _ = quick
+    lines = (out / "runs.jsonl").read_text().splitlines()
+    records = [json.loads(line) for line in lines]
+    dropped = next(
+        i for i, r in enumerate(records) if r["run"]["experiment"] == "mnist-logreg" and r["run"]["seed"] == 0
+    )
+    (tmp_path / "runs.jsonl").write_text("\n".join(line for i, line in enumerate(lines) if i != dropped) + "\n")
+    finished: list[str] = []
+    settings = Settings(quick=True, seeds=2, study_seeds=1, data_dir=str(data))
+    runner.reproduce(
+        settings, tmp_path, on_event=lambda e: finished.append(e.run.key()) if e.kind == "finish" else None
+    )
+    assert finished == [records[dropped]["key"]]
