@@ -48,6 +48,10 @@ def _curves(ax: Any, numbers: dict[str, Any], log_y: bool, until: float | None =
         ax.fill_between(x, lo, hi, color=col, alpha=0.18, lw=0)
     if log_y:
         ax.set_yscale("log")
+    else:  # the range after the first epoch, where the optimisers differ (the first points are far above it)
+        later = [v for ln in ax.get_lines() for x, v in zip(*ln.get_data(), strict=True) if x >= 1.0 and v == v]
+        if later:
+            ax.set_ylim(0.95 * min(later), min(1.6 * max(later), ax.get_ylim()[1]))
     ax.set_xlabel("iterations over entire dataset (epochs)")
     ax.set_ylabel("training cost")
     ax.grid(alpha=0.3)
