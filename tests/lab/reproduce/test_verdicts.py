@@ -31,6 +31,7 @@ def _opt(alpha: float, mean: float, sd: float, grid: list[tuple[float, float]]) 
     stats = {"mean": mean, "sd": sd, "n": 3, "missing": 0}
     return {
         "alpha": alpha,
+        "seeds": 3,
         "final": stats,
         "after_epoch_1": stats,
         "grid": [{"alpha": a, "final": f, "after_epoch_1": f, "diverged": False} for a, f in grid],
@@ -62,6 +63,15 @@ def test_missing_runs_give_no_verdict() -> None:
     numbers["optimizers"]["nesterov"] = {**_opt(1e-3, 0.2, 0.01, [(1e-3, 0.2)]), "final": analysis.mean_sd([None])}
     claim = next(c for c in verdicts.COMPARISONS if c.experiment == "mnist-logreg" and "like SGD" in c.claim)
     assert verdicts.judge_comparison(claim, numbers).holds is None
+
+
+def test_unfinished_seed_runs_give_no_verdict() -> None:
+    numbers = {"epochs": 10, "tune_epochs": 2, "seeds": 3, "optimizers": {}}
+    numbers["optimizers"]["adam"] = _opt(1e-3, 0.2, 0.01, [(1e-3, 0.2)])
+    numbers["optimizers"]["nesterov"] = {**_opt(1e-3, 0.2, 0.01, [(1e-3, 0.2)]), "seeds": 2}
+    claim = next(c for c in verdicts.COMPARISONS if c.experiment == "mnist-logreg" and "like SGD" in c.claim)
+    v = verdicts.judge_comparison(claim, numbers)
+    assert v.holds is None and v.measured == "seed runs not finished"
 
 
 def _study(off_3e3: list[float | None], off_1e3: list[float | None], on_1e3: list[float | None]) -> dict:

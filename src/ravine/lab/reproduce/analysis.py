@@ -77,6 +77,7 @@ def comparison(plan: Plan, exp: paper.Experiment) -> dict[str, Any]:
         "epochs": plan.settings.horizon(exp),
         "paper_epochs": exp.paper_epochs,
         "tune_epochs": plan.settings.tune_horizon(exp),
+        "seeds": plan.settings.seeds,
         "subset": plan.settings.subset(exp),
         "l2": exp.l2,
         "anneal": exp.anneal,

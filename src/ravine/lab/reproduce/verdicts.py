@@ -94,6 +94,8 @@ def judge_comparison(c: Comparison, numbers: dict[str, Any]) -> Verdict:
     point = "the end" if c.point == "final" else "epoch 1"
     text = f"{c.test_text} (train cost at {point}, {numbers['epochs']} epochs)"
     means = {o: v[c.point]["mean"] for o, v in opts.items()}
+    if any(v["seeds"] < numbers.get("seeds", 0) for v in opts.values()):  # an unfinished run: no verdict yet
+        return Verdict(c.claim, c.source, text, "seed runs not finished", None, None, "n/a")
     if any(m is None for m in means.values()):
         return Verdict(c.claim, c.source, text, "runs missing or diverged", None, None, "n/a")
     holds, distance = c.test(means)
