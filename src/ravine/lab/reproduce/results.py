@@ -117,7 +117,7 @@ def document(plan: Plan, wall_s: float | None) -> dict[str, Any]:
         "verdicts": [v.to_dict() for v in found],
         "experiments": numbers,
         "study": study,
-        "runs": len(plan.log.records),
+        "runs": sum(r.key() in plan.log for r in plan.known()),  # the log may hold runs of other settings too
     }
 
 
