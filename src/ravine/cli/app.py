@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ravine.cli import compare, doctor, find_lr, report, style
+from ravine.cli import compare, doctor, find_lr, report, reproduce, style
 
 app = typer.Typer(
     name="ravine",
@@ -18,3 +18,4 @@ compare.register(app)
 doctor.register(app)
 report.register(app)
 find_lr.register(app)
+reproduce.register(app)
