@@ -38,7 +38,9 @@ class Task:
 
 
 def _subset(x: Tensor, y: Tensor, n: int, seed: int) -> tuple[Tensor, Tensor]:
-    idx = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n]
+    idx = torch.randperm(len(y), generator=torch.Generator().manual_seed(seed))[:n]
+    if x.is_sparse:
+        return x.index_select(0, idx).to_dense().float(), y[idx]
     return x[idx], y[idx]
 
 
@@ -52,7 +54,8 @@ def _imdb(vocab: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     from ravine.lab.data import load_imdb
 
     d = load_imdb(_idx.data_dir(), vocab_size=vocab)
-    return d.train.x.float(), d.train.y.long(), d.test.x.float(), d.test.y.long()
+    # sparse CSR on load; rows are picked from COO and made dense (a subset of 2,000 words is small)
+    return d.train.x.to_sparse_coo(), d.train.y.long(), d.test.x.to_sparse_coo(), d.test.y.long()
 
 
 def _spirals(n: int, seed: int, noise: float = 0.2) -> tuple[Tensor, Tensor]:

@@ -8,10 +8,10 @@ from doctor_families.recipes import collapses, diverges, oscillates, saddle, set
 from doctor_families.data import task
 
 # -- divergence: the lr far above the stable one -------------------------------------------------------------
-@family("div-mlp-mnist", ("divergence",), "mlp relu 2x64", "mnist", "lr 1-10x a rate that already blows up",
-        (("torch.momentum", 1.0), ("ravine.adam", 0.05)), (1, 3, 10))
+@family("div-mlp-mnist", ("divergence",), "mlp tanh 2x64", "mnist", "lr 1-10x a rate that already blows up",
+        (("torch.momentum", 1.0), ("ravine.sgd", 5.0)), (1, 3, 10))
 def _div_mlp(spec: RunSpec, doctor: bool) -> Verdict:
-    return diverges(setup(spec, "mnist", "mlp", act="relu"), doctor)
+    return diverges(setup(spec, "mnist", "mlp", act="tanh"), doctor, calm=1 / 100)
 
 
 @family("div-linreg-gd", ("divergence",), "linear", "linreg", "full-batch GD at lr = c / lambda_max, c > 2",
@@ -22,9 +22,9 @@ def _div_linreg(spec: RunSpec, doctor: bool) -> Verdict:
 
 
 @family("div-transformer-fashion", ("divergence",), "transformer", "fashion", "a transformer block far above its lr",
-        (("torch.adam", 0.03), ("ravine.momentum", 0.5)), (1, 3, 10))
+        (("torch.adam", 0.3), ("ravine.momentum", 0.3)), (1, 3, 10))
 def _div_transformer(spec: RunSpec, doctor: bool) -> Verdict:
-    return diverges(setup(spec, "fashion", "transformer", steps=150, batch=32), doctor)
+    return diverges(setup(spec, "fashion", "transformer", steps=150, batch=32), doctor, calm=1 / 300)
 
 
 @family("div-ramp-imdb", ("divergence",), "mlp relu 1x64", "imdb", "a warm-up that never stops: lr x g^t",
@@ -42,25 +42,25 @@ def _div_resnet(spec: RunSpec, doctor: bool) -> Verdict:
 
 # -- oscillation: the lr a few times above the stable one ----------------------------------------------------
 @family("osc-sgd-tanh-mnist", ("oscillation",), "mlp tanh 1x64", "mnist", "plain SGD a few times above stable",
-        (("torch.sgd", 1.5), ("ravine.sgd", 1.5)), (1, 2))
+        (("torch.sgd", 1.0), ("ravine.sgd", 1.0)), (1, 1.5))
 def _osc_sgd(spec: RunSpec, doctor: bool) -> Verdict:
     return oscillates(setup(spec, "mnist", "mlp", act="tanh", depth=1), doctor)
 
 
 @family("osc-rmsprop-fashion", ("oscillation",), "mlp gelu 2x64", "fashion", "RMSprop a few times above stable",
-        (("torch.rmsprop", 0.01), ("ravine.rmsprop", 0.01)), (1, 3))
+        (("torch.rmsprop", 0.01), ("ravine.rmsprop", 0.01)), (3, 10))
 def _osc_rmsprop(spec: RunSpec, doctor: bool) -> Verdict:
     return oscillates(setup(spec, "fashion", "mlp", act="gelu"), doctor)
 
 
 @family("osc-adam-spirals", ("oscillation",), "mlp tanh 2x32", "spirals", "Adam a few times above stable",
-        (("torch.adam", 0.1), ("ravine.adam", 0.1)), (1, 2))
+        (("torch.adam", 0.2), ("ravine.adam", 0.2)), (1, 2))
 def _osc_adam(spec: RunSpec, doctor: bool) -> Verdict:
     return oscillates(setup(spec, "spirals", "mlp", act="tanh", width=32, steps=300), doctor)
 
 
 @family("osc-momentum-logreg-mnist", ("oscillation",), "linear", "mnist", "heavy ball 0.9 at a high lr",
-        (("torch.momentum", 0.5), ("ravine.momentum", 0.5)), (1, 2))
+        (("torch.momentum", 5.0), ("ravine.momentum", 5.0)), (1, 2))
 def _osc_logreg(spec: RunSpec, doctor: bool) -> Verdict:
     return oscillates(setup(spec, "mnist", "linear", batch=128), doctor)
 
@@ -73,19 +73,19 @@ def _osc_imdb(spec: RunSpec, doctor: bool) -> Verdict:
 
 # -- lr too low: 10x the lr ends far lower ---------------------------------------------------------------------
 @family("low-sgd-mnist", ("lr_too_low",), "mlp relu 2x64", "mnist", "SGD / heavy ball at a tiny lr",
-        (("torch.sgd", 1e-3), ("ravine.momentum", 1e-4)), (1, 0.3))
+        (("torch.sgd", 1e-2), ("ravine.momentum", 1e-3)), (1, 0.3))
 def _low_sgd(spec: RunSpec, doctor: bool) -> Verdict:
     return too_low(setup(spec, "mnist", "mlp", act="relu"), doctor)
 
 
 @family("low-adam-cnn-fashion", ("lr_too_low",), "cnn relu", "fashion", "Adam / AdamW on a CNN at a tiny lr",
-        (("torch.adam", 3e-5), ("ravine.adamw", 3e-5)), (1, 0.3))
+        (("torch.adam", 5e-5), ("ravine.adamw", 5e-5)), (1, 0.5))
 def _low_cnn(spec: RunSpec, doctor: bool) -> Verdict:
     return too_low(setup(spec, "fashion", "cnn", act="relu", batch=32), doctor)
 
 
 @family("low-rmsprop-lstm-seq", ("lr_too_low",), "lstm 32", "seq", "RMSprop on an LSTM at a tiny lr",
-        (("torch.rmsprop", 3e-5), ("ravine.rmsprop", 3e-5)), (1, 0.3))
+        (("torch.rmsprop", 1e-4), ("ravine.rmsprop", 1e-4)), (1, 0.5))
 def _low_lstm(spec: RunSpec, doctor: bool) -> Verdict:
     return too_low(setup(spec, "seq", "lstm", d=8, width=32), doctor)
 
@@ -97,7 +97,7 @@ def _low_imdb(spec: RunSpec, doctor: bool) -> Verdict:
 
 
 @family("low-transformer-mnist", ("lr_too_low",), "transformer", "mnist", "Adam / Lion on a transformer, tiny lr",
-        (("torch.adam", 3e-5), ("ravine.lion", 3e-6)), (1, 0.3))
+        (("torch.adam", 1e-4), ("ravine.lion", 1e-5)), (1, 0.5))
 def _low_transformer(spec: RunSpec, doctor: bool) -> Verdict:
     return too_low(setup(spec, "mnist", "transformer", steps=150, batch=32), doctor)
 
@@ -111,13 +111,13 @@ def _collapse_mlp(spec: RunSpec, doctor: bool) -> Verdict:
     return collapses(s, doctor, 0.3)
 
 
-@family("plat-collapse-lstm-seq", ("plateau",), "lstm 32", "seq", "exponential decay to ~0 from 40% of the run",
-        (("torch.adam", 3e-3), ("ravine.rmsprop", 1e-3)), (0.7, 0.5))
+@family("plat-collapse-lstm-seq", ("plateau",), "lstm 32", "seq", "exponential decay to ~0 from 15% of the run",
+        (("torch.adam", 3e-3), ("ravine.rmsprop", 3e-4)), (0.7, 0.5))
 def _collapse_lstm(spec: RunSpec, doctor: bool) -> Verdict:
     g = spec.severity
     s = setup(spec, "seq", "lstm", lr=spec.lr, d=8, width=32, steps=300,
-              schedule=lambda t: 1.0 if t < 120 else g ** (t - 120))
-    return collapses(s, doctor, 0.4)
+              schedule=lambda t: 1.0 if t < 45 else g ** (t - 45))
+    return collapses(s, doctor, 0.15)
 
 
 @family("plat-collapse-cnn-fashion", ("plateau",), "cnn relu", "fashion", "a cosine schedule that ends at 30%",

@@ -61,10 +61,10 @@ def _van_imdb(spec: RunSpec, doctor: bool) -> Verdict:
     return vanishes(setup(spec, "imdb", "mlp", lr=spec.lr, act="sigmoid", width=32, depth=int(spec.severity)), doctor)
 
 
-@family("van-tanh-small-reg", ("vanishing_gradients",), "mlp tanh, depth 8-12", "reg", "deep tanh at 0.3x Glorot",
-        (("torch.momentum", 0.05), ("ravine.adamw", 1e-3)), (8, 10, 12))
+@family("van-tanh-small-reg", ("vanishing_gradients",), "mlp tanh, depth 8-12", "reg", "deep tanh at 0.2x Glorot",
+        (("torch.momentum", 0.05), ("ravine.sgd", 0.1)), (8, 10, 12))
 def _van_tanh(spec: RunSpec, doctor: bool) -> Verdict:
-    s = setup(spec, "reg", "mlp", lr=spec.lr, act="tanh", width=32, depth=int(spec.severity), gain=0.3)
+    s = setup(spec, "reg", "mlp", lr=spec.lr, act="tanh", width=32, depth=int(spec.severity), gain=0.2)
     return vanishes(s, doctor)
 
 
@@ -91,7 +91,7 @@ def _dead_burst(spec: RunSpec, doctor: bool) -> Verdict:
 
 
 @family("dead-highlr-cls", ("dead_units",), "mlp relu 2x64", "cls", "SGD at a high lr kills units from the start",
-        (("torch.sgd", 1.0), ("ravine.momentum", 0.2)), (1, 2, 4))
+        (("torch.sgd", 1.0), ("ravine.momentum", 0.2)), (2, 4, 8))
 def _dead_highlr(spec: RunSpec, doctor: bool) -> Verdict:
     return dies(setup(spec, "cls", "mlp", act="relu"), doctor, alive_at=1)
 

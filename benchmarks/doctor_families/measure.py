@@ -41,7 +41,9 @@ def dead(model: nn.Module, task: Task, n: int = 1000) -> float:
     model.eval()
     outs = activation_outputs(model, task.x[:n], RECTIFIERS)
     model.train(was)
-    return max((float((o.reshape(o.shape[0], -1) <= 0).all(0).float().mean()) for o in outs), default=0.0)
+    # a unit of a convolution is a channel (a pixel position that is always 0 in the data is not a dead unit)
+    flat = [o.transpose(0, 1).reshape(o.shape[1], -1).T if o.dim() == 4 else o.reshape(o.shape[0], -1) for o in outs]
+    return max((float((f <= 0).all(0).float().mean()) for f in flat), default=0.0)
 
 
 def saturated(model: nn.Module, task: Task, n: int = 1000) -> float:
@@ -103,10 +105,10 @@ def panel(run: Run, task: Task) -> dict[str, str]:
     m, out = run.model, {}
     first, final, best = run.first(), run.final(), run.best()
     finite = all(math.isfinite(v) for v in run.losses)
-    if finite and final <= first and final <= 2 * best:
-        out["divergence"] = f"finite; final {final:.3g} <= first {first:.3g}, <= 2 x best {best:.3g}"
-    if finite and final <= 0.5 * first:
-        out["plateau"] = f"final {final:.3g} <= half the first {first:.3g}"
+    if finite and final <= first and final <= best + 0.5 * (first - best):
+        out["divergence"] = f"finite; final {final:.3g} kept half the progress from {first:.3g} to best {best:.3g}"
+    if finite and final <= 0.7 * first:
+        out["plateau"] = f"final {final:.3g} <= 0.7 x the first {first:.3g}"
     if finite:
         ratio_end = grad_ratio(m, task)
         lo, hi = min(run.init_ratio, ratio_end), max(run.init_ratio, ratio_end)

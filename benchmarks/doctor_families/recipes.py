@@ -54,7 +54,7 @@ def diverges(s: Setup, doctor: bool, calm: float = 1 / 30, labels: tuple[str, ..
     """Label: the loss ends non-finite or 4x above its best; at ``calm`` x the lr the same run stays finite."""
     run = train(s, doctor=doctor)
     ref = train(replace(s, lr=s.lr * calm), doctor=False)
-    low = min(run.first(), run.best())
+    low = min(run.losses[0], run.best())
     v = Verdict(run)
     blew = not math.isfinite(run.final()) or run.final() >= 4 * low
     sane = math.isfinite(ref.final()) and ref.final() < run.first()
@@ -74,7 +74,7 @@ def explodes(
     v = Verdict(run)
     v.claim("exploding_gradients", ratio >= 100 or grew >= 1e3, f"raw norm {ratio:.3g}x a sane init's; grew {grew:.3g}x")
     if "divergence" in labels:
-        low = min(run.first(), run.best())
+        low = min(run.losses[0], run.best())
         blew = not math.isfinite(run.final()) or run.final() >= 4 * low
         v.claim("divergence", blew, f"final {run.final():.3g} vs best {low:.3g}")
     return finish(v, s, labels)
@@ -93,12 +93,13 @@ def vanishes(s: Setup, doctor: bool, labels: tuple[str, ...] = ("vanishing_gradi
 
 
 def dies(s: Setup, doctor: bool, alive_at: int = 0) -> Verdict:
-    """Label: >= 50% of a rectifier layer dead on 1000 inputs at the end (< 10% at step ``alive_at`` if > 0)."""
+    """Label: >= 50% of a rectifier layer dead on 1000 inputs at the end; if ``alive_at`` > 0, < 30% at that step
+    and 30 points more at the end (the units died during the run)."""
     run = train(s, doctor=doctor, watch={alive_at: lambda m: M.dead(m, s.task)} if alive_at else None)
     f = M.dead(run.model, s.task)
     before = run.snapshots.get(alive_at, 0.0)
     v = Verdict(run)
-    v.claim("dead_units", f >= 0.5 and before < 0.1, f"{f:.0%} dead at the end, {before:.0%} at step {alive_at}")
+    v.claim("dead_units", f >= 0.5 and (not alive_at or (before < 0.3 and f >= before + 0.3)), f"{f:.0%} dead at the end, {before:.0%} at step {alive_at}")
     return finish(v, s, ("dead_units",))
 
 
@@ -126,12 +127,13 @@ def no_signal(s: Setup, doctor: bool, fixed: Setup | None) -> Verdict:
 
 
 def collapses(s: Setup, doctor: bool, at: float) -> Verdict:
-    """Label plateau: after the schedule drives the lr to ~0 at ``at`` of the run the loss stops moving (< 2%
-    over the last half), and the same run without the collapse ends far lower. lr_too_low is left unjudged."""
+    """Label plateau: after the schedule drives the lr to ~0 at ``at`` of the run the loss stops moving (5% of
+    its level or 2% of its progress over the last half), and the same run without the collapse ends far lower. lr_too_low is left unjudged."""
     run = train(s, doctor=doctor)
     ref = train(replace(s, schedule=None), doctor=False)
     a, b = run.at(0.5, 0.75), run.at(0.75, 1.0)
-    flat = math.isfinite(b) and abs(a - b) <= 0.02 * a
+    # mini-batch noise moves the median a little even at lr 0: flat is 5% of the level or 2% of the progress
+    flat = math.isfinite(b) and abs(a - b) <= max(0.05 * a, 0.02 * (run.losses[0] - b))
     v = Verdict(run)
     v.claim("plateau", flat and far_lower(b, ref.final(), 0.8), f"last half {a:.3g} -> {b:.3g}; no collapse {ref.final():.3g}")
     return finish(v, s, ("plateau", "lr_too_low"))
@@ -165,11 +167,11 @@ def too_low(s: Setup, doctor: bool, factor: float = 10) -> Verdict:
 
 
 def oscillates(s: Setup, doctor: bool, factor: float = 0.1) -> Verdict:
-    """Label: finite, not diverged (final < 2x best, < first), and ``factor`` x the lr ends at most half as high."""
+    """Label: finite, not diverged (final < 4x best, < the start), and ``factor`` x the lr ends at most half as high."""
     run = train(s, doctor=doctor)
     ref = train(replace(s, lr=s.lr * factor), doctor=False)
     final = run.final()
-    calm = math.isfinite(final) and final < 2 * run.best() and final < run.first()
+    calm = math.isfinite(final) and final < 4 * run.best() and final < run.losses[0]
     ok = calm and far_lower(final, ref.final())
     v = Verdict(run)
     v.claim("oscillation", ok, f"final {final:.3g} (best {run.best():.3g}); lr x {factor:g}: {ref.final():.3g}")
@@ -198,6 +200,8 @@ def healthy(s: Setup, doctor: bool, progress: float = 0.5) -> Verdict:
     need = ["divergence", "plateau", "dead_units", "saturation", "oscillation", "lr_too_low"]
     if run.evals:
         need.append("overfitting")
+    if any(isinstance(m, M.RECURRENT) for m in run.model.modules()):
+        need.remove("saturation")  # gate saturation has no module to measure: left unjudged
     missing = [k for k in need if k not in v.absent]
     ok = math.isfinite(run.final()) and run.final() <= progress * run.first() and not missing
     why = f"loss {run.first():.3g} -> {run.final():.3g}; lr/3 {lo.final():.3g}, 3x {hi.final():.3g}"
