@@ -2,9 +2,13 @@
 
 A *family* is one fault mechanism on one architecture / data pair; it expands over severity x seed x optimiser
 into runs. Thresholds may be chosen on the ``dev`` families only; the ``heldout`` families are scored once.
-The split is a stable hash of the family's name, so no family can be moved by hand:
+The split is a stable hash of the family's name, so no family can be moved by hand. Each family draws
 
-    u = int(sha256("ravine-doctor-families-v1:" + name)[:8], 16) / 16**8;  dev if u < 0.6, else heldout.
+    u = int(sha256("ravine-doctor-families-v1:" + name)[:8], 16) / 16**8
+
+and, within its group (its first label; ``healthy``; ``co-occurring`` for two labels), the round(0.4 n)
+families with the largest u (at least one) are held out, the rest are dev. Stratifying by group keeps every
+kind in both splits; a plain threshold on u left all eight ``lr_too_low`` families in dev.
 """
 
 from __future__ import annotations
@@ -20,10 +24,24 @@ DEV_SHARE = 0.6
 SPLITS = ("dev", "heldout")
 
 
+def draw(family: str) -> float:
+    """The family's uniform draw u in [0, 1) (see the module docstring)."""
+    return int(hashlib.sha256((SALT + family).encode()).hexdigest()[:8], 16) / 16**8
+
+
+def group_of(labels: tuple[str, ...]) -> str:
+    """The stratum of a family with ``labels``: its label, ``healthy`` or ``co-occurring``."""
+    return "healthy" if not labels else labels[0] if len(labels) == 1 else "co-occurring"
+
+
 def split_of(family: str) -> str:
-    """``dev`` or ``heldout`` for the family named ``family`` (see the module docstring)."""
-    u = int(hashlib.sha256((SALT + family).encode()).hexdigest()[:8], 16) / 16**8
-    return "dev" if u < DEV_SHARE else "heldout"
+    """``dev`` or ``heldout`` for the registered family named ``family`` (see the module docstring)."""
+    if family not in FAMILIES:
+        raise ValueError(f"family must be a registered family name; got {family!r}")
+    group = group_of(FAMILIES[family].labels)
+    peers = sorted((f.name for f in FAMILIES.values() if group_of(f.labels) == group), key=draw, reverse=True)
+    held = max(1, round((1 - DEV_SHARE) * len(peers)))
+    return "heldout" if family in peers[:held] else "dev"
 
 
 @dataclass(frozen=True)

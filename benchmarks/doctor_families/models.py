@@ -147,7 +147,9 @@ def build(arch: str, d_in: int, d_out: int, **kw: float | int | str | None) -> n
     if arch == "deeplinear":
         depth = int(kw.get("depth", 3))  # type: ignore[arg-type]
         return DeepLinear([d_in] + [width] * (depth - 1) + [d_out], float(kw.get("scale", 1e-3)))  # type: ignore[arg-type]
-    raise ValueError(f"arch must be linear, mlp, cnn, rnn_tanh, rnn_relu, lstm, gru, transformer, resnet or deeplinear; got {arch!r}")
+    raise ValueError(
+        f"arch must be linear, mlp, cnn, rnn_tanh, rnn_relu, lstm, gru, transformer, resnet or deeplinear; got {arch!r}"
+    )
 
 
 def has_modules(model: nn.Module, kinds: tuple[type[nn.Module], ...]) -> bool:

@@ -17,7 +17,7 @@ from doctor_families import measure as M
 from doctor_families import models
 from doctor_families.core import RunSpec, Verdict
 from doctor_families.data import task
-from doctor_families.loop import Run, Setup, train
+from doctor_families.loop import Setup, train
 
 
 def setup(spec: RunSpec, data: str, arch: str, *, n: int = 2048, lr: float | None = None, **kw: object) -> Setup:
@@ -58,7 +58,9 @@ def diverges(s: Setup, doctor: bool, calm: float = 1 / 30, labels: tuple[str, ..
     v = Verdict(run)
     blew = not math.isfinite(run.final()) or run.final() >= 4 * low
     sane = math.isfinite(ref.final()) and ref.final() < run.first()
-    v.claim("divergence", blew and sane, f"final {run.final():.3g} vs best {low:.3g}; lr x {calm:.2g}: {ref.final():.3g}")
+    v.claim(
+        "divergence", blew and sane, f"final {run.final():.3g} vs best {low:.3g}; lr x {calm:.2g}: {ref.final():.3g}"
+    )
     v.exclude("lr_too_low", sane and far_lower(run.final(), ref.final()), f"a {1 / calm:.0f}x lower lr ends lower")
     return finish(v, s, labels)
 
@@ -72,7 +74,9 @@ def explodes(
     ratio = run.init_norm / twin.init_norm
     grew = max(run.grad_norms) / max(run.grad_norms[0], 1e-30)
     v = Verdict(run)
-    v.claim("exploding_gradients", ratio >= 100 or grew >= 1e3, f"raw norm {ratio:.3g}x a sane init's; grew {grew:.3g}x")
+    v.claim(
+        "exploding_gradients", ratio >= 100 or grew >= 1e3, f"raw norm {ratio:.3g}x a sane init's; grew {grew:.3g}x"
+    )
     if "divergence" in labels:
         low = min(run.losses[0], run.best())
         blew = not math.isfinite(run.final()) or run.final() >= 4 * low
@@ -99,7 +103,11 @@ def dies(s: Setup, doctor: bool, alive_at: int = 0) -> Verdict:
     f = M.dead(run.model, s.task)
     before = run.snapshots.get(alive_at, 0.0)
     v = Verdict(run)
-    v.claim("dead_units", f >= 0.5 and (not alive_at or (before < 0.3 and f >= before + 0.3)), f"{f:.0%} dead at the end, {before:.0%} at step {alive_at}")
+    v.claim(
+        "dead_units",
+        f >= 0.5 and (not alive_at or (before < 0.3 and f >= before + 0.3)),
+        f"{f:.0%} dead at the end, {before:.0%} at step {alive_at}",
+    )
     return finish(v, s, ("dead_units",))
 
 
@@ -128,14 +136,19 @@ def no_signal(s: Setup, doctor: bool, fixed: Setup | None) -> Verdict:
 
 def collapses(s: Setup, doctor: bool, at: float) -> Verdict:
     """Label plateau: after the schedule drives the lr to ~0 at ``at`` of the run the loss stops moving (5% of
-    its level or 2% of its progress over the last half), and the same run without the collapse ends far lower. lr_too_low is left unjudged."""
+    its level or 2% of its progress over the last half), and the same run without the collapse ends far lower.
+    ``lr_too_low`` is left unjudged (a collapsed lr is also a too-low one)."""
     run = train(s, doctor=doctor)
     ref = train(replace(s, schedule=None), doctor=False)
     a, b = run.at(0.5, 0.75), run.at(0.75, 1.0)
     # mini-batch noise moves the median a little even at lr 0: flat is 5% of the level or 2% of the progress
     flat = math.isfinite(b) and abs(a - b) <= max(0.05 * a, 0.02 * (run.losses[0] - b))
     v = Verdict(run)
-    v.claim("plateau", flat and far_lower(b, ref.final(), 0.8), f"last half {a:.3g} -> {b:.3g}; no collapse {ref.final():.3g}")
+    v.claim(
+        "plateau",
+        flat and far_lower(b, ref.final(), 0.8),
+        f"last half {a:.3g} -> {b:.3g}; no collapse {ref.final():.3g}",
+    )
     return finish(v, s, ("plateau", "lr_too_low"))
 
 
@@ -150,8 +163,12 @@ def saddle(s: Setup, doctor: bool) -> Verdict:
     run = train(s, doctor=doctor)
     stall = run.at(0.1, 0.15) >= 0.95 * run.first()
     v = Verdict(run)
-    v.claim("saddle", lmin < -0.1 * lmax and stall, f"Hessian min {lmin:.3g} max {lmax:.3g}; loss {run.first():.3g} "
-            f"-> {run.at(0.1, 0.15):.3g} at 15% -> {run.final():.3g}")
+    v.claim(
+        "saddle",
+        lmin < -0.1 * lmax and stall,
+        f"Hessian min {lmin:.3g} max {lmax:.3g}; loss {run.first():.3g} "
+        f"-> {run.at(0.1, 0.15):.3g} at 15% -> {run.final():.3g}",
+    )
     return finish(v, s, ("saddle", "lr_too_low", "plateau"))
 
 
@@ -205,5 +222,7 @@ def healthy(s: Setup, doctor: bool, progress: float = 0.5) -> Verdict:
     missing = [k for k in need if k not in v.absent]
     ok = math.isfinite(run.final()) and run.final() <= progress * run.first() and not missing
     why = f"loss {run.first():.3g} -> {run.final():.3g}; lr/3 {lo.final():.3g}, 3x {hi.final():.3g}"
-    (v.labels if ok else v.failed)["healthy"] = why + (f"; not verified absent: {', '.join(missing)}" if missing else "")
+    (v.labels if ok else v.failed)["healthy"] = why + (
+        f"; not verified absent: {', '.join(missing)}" if missing else ""
+    )
     return v

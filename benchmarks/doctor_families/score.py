@@ -64,16 +64,19 @@ def execute(fam: Family, spec: RunSpec) -> Result:
         warnings.simplefilter("ignore", NoActivationsWarning)
         try:
             v = fam.build(spec, True)
-        except Exception:  # noqa: BLE001 (a crash is a result to report, not a reason to stop)
+        except Exception:
             res.crash = traceback.format_exc(limit=3).strip().splitlines()[-1]
             try:
                 v = fam.build(spec, False)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 res.dropped = f"benchmark error without the doctor too: {type(e).__name__}: {e}"
                 res.crash = None
                 return res
     res.seconds = time.perf_counter() - t0
-    res.evidence = {**{k: f"holds: {w}" for k, w in v.labels.items()}, **{k: f"absent: {w}" for k, w in v.absent.items()}}
+    res.evidence = {
+        **{k: f"holds: {w}" for k, w in v.labels.items()},
+        **{k: f"absent: {w}" for k, w in v.absent.items()},
+    }
     if v.failed:
         res.dropped = "; ".join(f"{k} not verified ({w})" for k, w in v.failed.items())
         return res
@@ -83,12 +86,14 @@ def execute(fam: Family, spec: RunSpec) -> Result:
         res.live = v.run.report.kinds("warning")
         try:
             res.csv = diagnose(bare_log(v.run.trace)).report.kinds("warning")
-        except Exception:  # noqa: BLE001
+        except Exception:
             res.crash = "csv view: " + traceback.format_exc(limit=3).strip().splitlines()[-1]
     return res
 
 
-def run_split(split: str, families: list[str] | None = None, limit: int | None = None, echo: bool = True) -> list[Result]:
+def run_split(
+    split: str, families: list[str] | None = None, limit: int | None = None, echo: bool = True
+) -> list[Result]:
     """Execute every run of the families of ``split`` (or only ``families``), at most ``limit`` runs each."""
     out = []
     for fam in FAMILIES.values():
@@ -213,7 +218,8 @@ def render(s: Summary, only: tuple[str, ...] = KINDS) -> str:
     lines = [
         f"{s.view} view: {s.runs} runs counted ({s.faulty} faulty, {s.healthy} healthy), {s.dropped} dropped "
         f"(label not verified), {s.crashes} crashes",
-        f"  {'kind':20s} {'n':>4s} {'recall':>6s} {'95% CI':>13s} {'precision':>9s} {'false alarms':>13s} {'unjudged':>8s}",
+        f"  {'kind':20s} {'n':>4s} {'recall':>6s} {'95% CI':>13s} {'precision':>9s} {'false alarms':>13s} "
+        f"{'unjudged':>8s}",
     ]
     for k in s.kinds:
         if k.kind not in only:
