@@ -102,7 +102,8 @@ class Family:
 
     @property
     def split(self) -> str:
-        return split_of(self.name)
+        """``dev`` or ``heldout``; ``unlisted`` for a family built outside the registry (a test's)."""
+        return split_of(self.name) if FAMILIES.get(self.name) is self else "unlisted"
 
     def runs(self) -> list[RunSpec]:
         """Every run: optimiser x severity x seed (seeds offset per optimiser so no two runs share one)."""
