@@ -32,7 +32,7 @@ def _shuffled_mnist(spec: RunSpec, doctor: bool) -> Verdict:
     "mlp relu 1x32",
     "imdb",
     "review labels shuffled",
-    (("torch.rmsprop", 1e-4), ("ravine.adam", 1e-4)),
+    (("torch.rmsprop", 1e-3), ("ravine.adam", 1e-3)),
     (1.0,),
     seeds=(0, 1, 2),
 )

@@ -42,7 +42,7 @@ def _div_linreg(spec: RunSpec, doctor: bool) -> Verdict:
     "transformer",
     "fashion",
     "a transformer block far above its lr",
-    (("torch.adam", 0.3), ("ravine.momentum", 0.3)),
+    (("torch.adam", 1.0), ("ravine.momentum", 0.3)),
     (1, 3, 10),
 )
 def _div_transformer(spec: RunSpec, doctor: bool) -> Verdict:
@@ -56,7 +56,7 @@ def _div_transformer(spec: RunSpec, doctor: bool) -> Verdict:
     "imdb",
     "a warm-up that never stops: lr x g^t",
     (("torch.momentum", 0.01), ("ravine.rmsprop", 1e-4)),
-    (1.03, 1.05),
+    (1.04, 1.06),
 )
 def _div_ramp(spec: RunSpec, doctor: bool) -> Verdict:
     g = spec.severity
@@ -83,8 +83,8 @@ def _div_resnet(spec: RunSpec, doctor: bool) -> Verdict:
     "mlp tanh 1x64",
     "mnist",
     "plain SGD a few times above stable",
-    (("torch.sgd", 1.0), ("ravine.sgd", 1.0)),
-    (1, 1.5),
+    (("torch.sgd", 1.5), ("ravine.sgd", 1.5)),
+    (1, 1.25),
 )
 def _osc_sgd(spec: RunSpec, doctor: bool) -> Verdict:
     return oscillates(setup(spec, "mnist", "mlp", act="tanh", depth=1), doctor)
@@ -97,7 +97,7 @@ def _osc_sgd(spec: RunSpec, doctor: bool) -> Verdict:
     "fashion",
     "RMSprop a few times above stable",
     (("torch.rmsprop", 0.01), ("ravine.rmsprop", 0.01)),
-    (3, 10),
+    (6, 10),
 )
 def _osc_rmsprop(spec: RunSpec, doctor: bool) -> Verdict:
     return oscillates(setup(spec, "fashion", "mlp", act="gelu"), doctor)
@@ -135,8 +135,8 @@ def _osc_logreg(spec: RunSpec, doctor: bool) -> Verdict:
     "mlp relu 1x32",
     "imdb",
     "Adam / NAdam on bag-of-words at a high lr",
-    (("torch.adam", 0.03), ("ravine.nadam", 0.03)),
-    (1, 3),
+    (("torch.adam", 0.1), ("ravine.nadam", 0.1)),
+    (1, 1.5),
 )
 def _osc_imdb(spec: RunSpec, doctor: bool) -> Verdict:
     return oscillates(setup(spec, "imdb", "mlp", act="gelu", depth=1, width=32, n=4096), doctor)
@@ -150,7 +150,7 @@ def _osc_imdb(spec: RunSpec, doctor: bool) -> Verdict:
     "mnist",
     "SGD / heavy ball at a tiny lr",
     (("torch.sgd", 1e-2), ("ravine.momentum", 1e-3)),
-    (1, 0.3),
+    (1, 0.5),
 )
 def _low_sgd(spec: RunSpec, doctor: bool) -> Verdict:
     return too_low(setup(spec, "mnist", "mlp", act="relu"), doctor)
@@ -188,8 +188,8 @@ def _low_lstm(spec: RunSpec, doctor: bool) -> Verdict:
     "linear",
     "imdb",
     "logistic regression on bag-of-words, tiny lr",
-    (("torch.sgd", 3e-3), ("ravine.adagrad", 3e-4)),
-    (1, 0.3),
+    (("torch.sgd", 1e-2), ("ravine.adagrad", 1e-3)),
+    (1, 0.5),
 )
 def _low_imdb(spec: RunSpec, doctor: bool) -> Verdict:
     return too_low(setup(spec, "imdb", "linear"), doctor)
@@ -201,7 +201,7 @@ def _low_imdb(spec: RunSpec, doctor: bool) -> Verdict:
     "transformer",
     "mnist",
     "Adam / Lion on a transformer, tiny lr",
-    (("torch.adam", 1e-4), ("ravine.lion", 1e-5)),
+    (("torch.adam", 3e-4), ("ravine.lion", 3e-5)),
     (1, 0.5),
 )
 def _low_transformer(spec: RunSpec, doctor: bool) -> Verdict:

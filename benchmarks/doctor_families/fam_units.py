@@ -97,7 +97,7 @@ def _van_mnist(spec: RunSpec, doctor: bool) -> Verdict:
     "mlp sigmoid, depth 6-10",
     "imdb",
     "deep sigmoid on words",
-    (("torch.adagrad", 0.01), ("ravine.sgd", 0.1)),
+    (("torch.momentum", 0.05), ("ravine.sgd", 0.1)),
     (6, 8, 10),
 )
 def _van_imdb(spec: RunSpec, doctor: bool) -> Verdict:
@@ -168,7 +168,7 @@ def _dead_burst(spec: RunSpec, doctor: bool) -> Verdict:
     "cls",
     "SGD at a high lr kills units from the start",
     (("torch.sgd", 1.0), ("ravine.momentum", 0.2)),
-    (2, 4, 8),
+    (4, 8, 16),
 )
 def _dead_highlr(spec: RunSpec, doctor: bool) -> Verdict:
     return dies(setup(spec, "cls", "mlp", act="relu"), doctor, alive_at=1)
@@ -246,12 +246,12 @@ def _sat_cnn(spec: RunSpec, doctor: bool) -> Verdict:
     ("saturation", "vanishing_gradients"),
     "mlp sigmoid 6x64",
     "mnist",
-    "deep sigmoid at g x the default scale: saturated and vanishing",
+    "deep sigmoid, hidden biases at +b: saturated, so the error vanishes",
     (("torch.sgd", 0.1), ("ravine.adam", 1e-3)),
-    (15, 25),
+    (6.0, 8.0),
 )
 def _co_sigmoid(spec: RunSpec, doctor: bool) -> Verdict:
-    s = setup(spec, "mnist", "mlp", lr=spec.lr, act="sigmoid", depth=6, gain=spec.severity)
+    s = setup(spec, "mnist", "mlp", lr=spec.lr, act="sigmoid", depth=6, bias=spec.severity)
     return vanishes(s, doctor, labels=("saturation", "vanishing_gradients"))
 
 
@@ -260,12 +260,12 @@ def _co_sigmoid(spec: RunSpec, doctor: bool) -> Verdict:
     ("saturation", "vanishing_gradients"),
     "mlp tanh 8x32",
     "reg",
-    "deep tanh at g x Glorot: saturated and vanishing",
+    "deep tanh, hidden biases at +b: saturated and vanishing",
     (("torch.momentum", 0.01), ("ravine.rmsprop", 1e-3)),
-    (6, 10),
+    (3.5, 5.0),
 )
 def _co_tanh(spec: RunSpec, doctor: bool) -> Verdict:
-    s = setup(spec, "reg", "mlp", lr=spec.lr, act="tanh", depth=8, width=32, gain=spec.severity)
+    s = setup(spec, "reg", "mlp", lr=spec.lr, act="tanh", depth=8, width=32, bias=spec.severity)
     return vanishes(s, doctor, labels=("saturation", "vanishing_gradients"))
 
 

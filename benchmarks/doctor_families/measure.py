@@ -120,11 +120,11 @@ def panel(run: Run, task: Task) -> dict[str, str]:
             out["exploding_gradients"] = f"layer ratio <= {hi:.2g}; raw norm at most {growth:.3g}x its start"
         if not _has(m, RECTIFIERS):
             out["dead_units"] = "no rectifier units"
-        elif (f := dead(m, task)) < 0.05:
+        elif (f := dead(m, task)) < 0.2:  # well below the 0.5 of a dying layer (the doctor's and our label's)
             out["dead_units"] = f"{f:.0%} of a rectifier layer dead on 1000 inputs"
         if not _has(m, BOUNDED + RECURRENT):
             out["saturation"] = "no bounded (tanh / sigmoid) units"
-        elif not _has(m, RECURRENT) and (f := saturated(m, task)) < 0.1:
+        elif not _has(m, RECURRENT) and (f := saturated(m, task)) < 0.2:  # ditto, DeepDiagnosis' 0.5
             out["saturation"] = f"{f:.0%} of a bounded layer's values saturated"
         if not stall_escape(run.losses) and run.at(0.0, 0.2) <= first - 0.2 * (first - final) and final < first:
             out["saddle"] = "no stall: 20% of the progress made in the first 20% of steps"

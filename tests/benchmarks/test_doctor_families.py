@@ -16,9 +16,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 
-import doctor_families as D  # noqa: E402
-from doctor_families import core, data, loop, recipes, score  # noqa: E402
-from ravine.diagnose import KINDS  # noqa: E402
+import doctor_families as D
+from doctor_families import core, data, loop, recipes, score
+from ravine.diagnose import KINDS
 
 
 def _u(name: str) -> float:
