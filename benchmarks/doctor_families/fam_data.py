@@ -32,12 +32,12 @@ def _shuffled_mnist(spec: RunSpec, doctor: bool) -> Verdict:
     "mlp relu 1x32",
     "imdb",
     "review labels shuffled",
-    (("torch.rmsprop", 1e-3), ("ravine.adam", 1e-3)),
+    (("torch.rmsprop", 3e-4), ("ravine.adam", 3e-4)),
     (1.0,),
     seeds=(0, 1, 2),
 )
 def _shuffled_imdb(spec: RunSpec, doctor: bool) -> Verdict:
-    s = setup(spec, "imdb", "mlp", lr=spec.lr, act="relu", depth=1, width=32, n=4096, label_noise=1.0)
+    s = setup(spec, "imdb", "mlp", lr=spec.lr, act="relu", depth=1, width=32, n=8192, label_noise=1.0)
     return no_signal(s, doctor, replace(s, label_noise=0.0))
 
 

@@ -55,12 +55,14 @@ def _div_transformer(spec: RunSpec, doctor: bool) -> Verdict:
     "mlp relu 1x64",
     "imdb",
     "a warm-up that never stops: lr x g^t",
-    (("torch.momentum", 0.01), ("ravine.rmsprop", 1e-4)),
-    (1.04, 1.06),
+    (("torch.momentum", 0.01), ("ravine.rmsprop", 3e-4)),
+    (1.05, 1.06),
 )
 def _div_ramp(spec: RunSpec, doctor: bool) -> Verdict:
     g = spec.severity
-    return diverges(setup(spec, "imdb", "mlp", lr=spec.lr, depth=1, schedule=lambda t: g**t), doctor, calm=1.0 / 30)
+    return diverges(
+        setup(spec, "imdb", "mlp", lr=spec.lr, depth=1, schedule=lambda t: g**t), doctor, calm=1.0, ramp=True
+    )
 
 
 @family(
@@ -84,7 +86,7 @@ def _div_resnet(spec: RunSpec, doctor: bool) -> Verdict:
     "mnist",
     "plain SGD a few times above stable",
     (("torch.sgd", 1.5), ("ravine.sgd", 1.5)),
-    (1, 1.25),
+    (0.9, 1.0),
 )
 def _osc_sgd(spec: RunSpec, doctor: bool) -> Verdict:
     return oscillates(setup(spec, "mnist", "mlp", act="tanh", depth=1), doctor)

@@ -1,12 +1,14 @@
 """One training run of the family benchmark, with or without the doctor, from a frozen :class:`Setup`.
 
-The loop is the issue's contract and nothing more: ``after_backward(loss)`` before clipping, ``after_step()``
-after the step, ``on_eval(train=..., val=...)`` at each evaluation. Runs without the doctor are the
+The loop is the issue's contract and nothing more: ``after_backward(loss)`` before clipping (with
+``batch=(x, y)`` and ``Doctor(..., loss_fn=...)`` where the doctor accepts them), ``after_step()`` after the
+step, ``on_eval(train=..., val=...)`` at each evaluation. Runs without the doctor are the
 counterfactuals that verify labels (same seed, same batches, one thing changed).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,6 +20,13 @@ from _doctor_runs import layer_grad_norms
 from doctor_families.data import Task
 from doctor_families.optimisers import make
 from ravine.diagnose import Doctor, Report, Trace
+
+
+# Where the doctor's API takes the loss function and the batch (so that it can probe curvature without a
+# closure), the benchmark passes them, as the lab does; with an older doctor it passes only the loss.
+_TAKES_BATCH = (
+    "loss_fn" in inspect.signature(Doctor).parameters and "batch" in inspect.signature(Doctor.after_backward).parameters
+)
 
 
 @dataclass(frozen=True)
@@ -102,7 +111,8 @@ def train(
     g0 = layer_grad_norms(model, s.task.loss(model(x[:512]), y[:512]))
     run = Run(model, init_ratio=g0[0] / g0[-1] if g0[-1] > 0 else math.inf, init_norm=math.hypot(*g0))
     opt = make(s.optimiser, model.parameters(), s.lr)
-    d = Doctor(model, opt, echo=False) if doctor else None
+    extra = {"loss_fn": s.task.loss} if _TAKES_BATCH else {}
+    d = Doctor(model, opt, echo=False, **extra) if doctor else None
     g = torch.Generator().manual_seed(s.seed + 7)
     full = s.batch >= len(x)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -134,7 +144,7 @@ def train(
         loss = s.task.loss(model(xb), yb)
         loss.backward()
         if d is not None:
-            d.after_backward(loss)
+            d.after_backward(loss, batch=(xb, yb)) if _TAKES_BATCH else d.after_backward(loss)
         norms = torch._foreach_norm([p.grad for p in params if p.grad is not None])
         run.grad_norms.append(float(torch.linalg.vector_norm(torch.stack(norms))))
         if s.clip is not None:

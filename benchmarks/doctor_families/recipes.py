@@ -50,10 +50,13 @@ def finish(v: Verdict, s: Setup, labels: tuple[str, ...]) -> Verdict:
     return v
 
 
-def diverges(s: Setup, doctor: bool, calm: float = 1 / 30, labels: tuple[str, ...] = ("divergence",)) -> Verdict:
-    """Label: the loss ends non-finite or 4x above its best; at ``calm`` x the lr the same run stays finite."""
+def diverges(
+    s: Setup, doctor: bool, calm: float = 1 / 30, labels: tuple[str, ...] = ("divergence",), ramp: bool = False
+) -> Verdict:
+    """Label: the loss ends non-finite or 4x above its best; at ``calm`` x the lr (and without the schedule if
+    ``ramp``: the schedule is the fault) the same run stays finite."""
     run = train(s, doctor=doctor)
-    ref = train(replace(s, lr=s.lr * calm), doctor=False)
+    ref = train(replace(s, lr=s.lr * calm, schedule=None if ramp else s.schedule), doctor=False)
     low = min(run.losses[0], run.best())
     v = Verdict(run)
     blew = not math.isfinite(run.final()) or run.final() >= 4 * low
