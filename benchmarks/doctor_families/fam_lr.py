@@ -198,16 +198,16 @@ def _low_imdb(spec: RunSpec, doctor: bool) -> Verdict:
 
 
 @family(
-    "low-transformer-mnist",
+    "low-transformer-seq",
     ("lr_too_low",),
     "transformer",
-    "mnist",
+    "seq",
     "Adam / Lion on a transformer, tiny lr",
-    (("torch.adam", 3e-4), ("ravine.lion", 3e-5)),
+    (("torch.adam", 1e-4), ("ravine.lion", 1e-5)),
     (1, 0.5),
 )
 def _low_transformer(spec: RunSpec, doctor: bool) -> Verdict:
-    return too_low(setup(spec, "mnist", "transformer", steps=150, batch=32), doctor)
+    return too_low(setup(spec, "seq", "transformer", d=8), doctor)
 
 
 # -- plateau: a schedule drives the lr to ~0 mid-run --------------------------------------------------------

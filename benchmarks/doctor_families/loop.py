@@ -21,7 +21,6 @@ from doctor_families.data import Task
 from doctor_families.optimisers import make
 from ravine.diagnose import Doctor, Report, Trace
 
-
 # Where the doctor's API takes the loss function and the batch (so that it can probe curvature without a
 # closure), the benchmark passes them, as the lab does; with an older doctor it passes only the loss.
 _TAKES_BATCH = (
