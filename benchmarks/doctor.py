@@ -70,10 +70,13 @@ def cmd_verify(families: list[str] | None) -> None:
 
 def cmd_score(split: str, view: str | None, families: list[str] | None, limit: int | None, out: Path | None) -> None:
     """Run a split under the doctor and print the per-kind tables of the requested views."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     results = S.run_split(split, families, limit)
-    wall = time.perf_counter() - t0
-    print(f"\nsplit {split}: {len({r.family for r in results})} families, {len(results)} runs, {wall:.0f} s")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(
+        f"\nsplit {split}: {len({r.family for r in results})} families, {len(results)} runs, "
+        f"{wall:.0f} s wall, {cpu:.0f} s CPU (one thread)"
+    )
     for r in results:
         if r.dropped:
             print(f"  dropped {r.name}: {r.dropped}")
@@ -83,7 +86,9 @@ def cmd_score(split: str, view: str | None, families: list[str] | None, limit: i
         print()
         print(S.render(S.summarise(results, v), KINDS if v == "live" else S.SCALAR_KINDS))
     if out:
-        out.write_text(json.dumps({"split": split, "seconds": wall, "runs": S.to_json(results)}, indent=1))
+        out.write_text(
+            json.dumps({"split": split, "seconds": wall, "cpu_seconds": cpu, "runs": S.to_json(results)}, indent=1)
+        )
 
 
 def cmd_legacy(only: list[str] | None, out: Path | None) -> None:
