@@ -105,7 +105,7 @@ def run_split(
             if echo:
                 mark = "DROP " if r.dropped else ("CRASH" if r.crash else "     ")
                 print(
-                    f"{mark} {r.name:58s} labels={','.join(r.labels) or 'healthy':28s} "
+                    f"{mark} {r.name:58s} labels={','.join(fam.labels) or 'healthy':28s} "
                     f"live={','.join(r.live) or '-':30s} csv={','.join(r.csv) or '-'} ({r.seconds:.1f}s)",
                     flush=True,
                 )
