@@ -125,7 +125,7 @@ def _osc_adam(spec: RunSpec, doctor: bool) -> Verdict:
     "mnist",
     "heavy ball 0.9 at a high lr",
     (("torch.momentum", 5.0), ("ravine.momentum", 5.0)),
-    (1, 2),
+    (1, 1.5),
 )
 def _osc_logreg(spec: RunSpec, doctor: bool) -> Verdict:
     return oscillates(setup(spec, "mnist", "linear", batch=128), doctor)
@@ -203,7 +203,7 @@ def _low_imdb(spec: RunSpec, doctor: bool) -> Verdict:
     "transformer",
     "seq",
     "Adam / Lion on a transformer, tiny lr",
-    (("torch.adam", 1e-4), ("ravine.lion", 1e-5)),
+    (("torch.adam", 1e-4), ("ravine.lion", 3e-5)),
     (1, 0.5),
 )
 def _low_transformer(spec: RunSpec, doctor: bool) -> Verdict:
