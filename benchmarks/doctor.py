@@ -9,6 +9,7 @@ Choose thresholds on ``dev``; quote ``heldout``.
 Run:  PYTHONPATH=src nice -n 10 python benchmarks/doctor.py families
       PYTHONPATH=src nice -n 10 python benchmarks/doctor.py verify [--family NAME ...]   (no doctor: safe on heldout)
       PYTHONPATH=src nice -n 10 python benchmarks/doctor.py score --split dev|heldout [--view live|csv] [--json OUT]
+      PYTHONPATH=src nice -n 10 python benchmarks/doctor.py summary OUT        (the tables of a saved --json)
       PYTHONPATH=src nice -n 10 python benchmarks/doctor.py legacy [--only NAME ...] [--json OUT]
 
 ``legacy`` (also the default with no command) runs the 43 hand-listed scenarios of ``_doctor_scenarios.py`` and
@@ -84,11 +85,21 @@ def cmd_score(split: str, view: str | None, families: list[str] | None, limit: i
             print(f"  crash   {r.name}: {r.crash}")
     for v in [view] if view else list(S.VIEWS):
         print()
-        print(S.render(S.summarise(results, v), KINDS if v == "live" else S.SCALAR_KINDS))
+        print(S.render(S.summarise(results, v)))
     if out:
         out.write_text(
             json.dumps({"split": split, "seconds": wall, "cpu_seconds": cpu, "runs": S.to_json(results)}, indent=1)
         )
+
+
+def cmd_summary(path: Path) -> None:
+    """Print the tables of a saved ``score --json`` file again (no training)."""
+    data = json.loads(path.read_text())
+    results = [S.Result(**r) for r in data["runs"]]
+    print(f"split {data['split']}: {len(results)} runs, {data['seconds']:.0f} s wall when scored")
+    for v in S.VIEWS:
+        print()
+        print(S.render(S.summarise(results, v)))
 
 
 def cmd_legacy(only: list[str] | None, out: Path | None) -> None:
@@ -173,6 +184,8 @@ def main() -> None:
     p.add_argument("--family", nargs="*", help="only these families (of the split)")
     p.add_argument("--limit", type=int, help="at most this many runs per family (a smoke test)")
     p.add_argument("--json", type=Path, help="write every run's labels, forbidden kinds and findings as JSON")
+    p = sub.add_parser("summary", help="print the tables of a saved score --json file")
+    p.add_argument("path", type=Path)
     p = sub.add_parser("legacy", help="the 43 hand-listed scenarios")
     p.add_argument("--only", nargs="*", help="scenario names to run")
     p.add_argument("--json", type=Path, help="write per-scenario results as JSON")
@@ -187,6 +200,8 @@ def main() -> None:
         cmd_verify(args.family)
     elif args.command == "score":
         cmd_score(args.split, args.view, args.family, args.limit, args.json)
+    elif args.command == "summary":
+        cmd_summary(args.path)
     else:
         cmd_legacy(getattr(args, "only", None), getattr(args, "json", None))
 

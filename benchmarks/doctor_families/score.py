@@ -157,7 +157,8 @@ class Summary:
     healthy: int
     healthy_flagged: int
     faulty: int
-    all_found: int  # faulty runs whose every label was reported
+    all_found: int  # faulty runs whose every label the view can see was reported
+    visible: tuple[str, ...] = KINDS  # the kinds this view can see at all
 
     @property
     def forbidden(self) -> int:
@@ -177,7 +178,10 @@ class Summary:
 
 
 def summarise(results: list[Result], view: str) -> Summary:
-    """Score ``view`` (``live`` or ``csv``) over ``results`` (dropped runs are counted, not scored)."""
+    """Score ``view`` (``live`` or ``csv``) over ``results`` (dropped runs are counted, not scored).
+
+    The CSV view sees only :data:`SCALAR_KINDS`: its totals and "every label found" count those alone.
+    """
     if view not in VIEWS:
         raise ValueError(f"view must be one of {', '.join(VIEWS)}; got {view!r}")
     used = [r for r in results if r.dropped is None]
@@ -194,8 +198,9 @@ def summarise(results: list[Result], view: str) -> Summary:
                 sum(s and k not in r.labels and k not in r.absent for r, s in zip(used, said, strict=True)),
             )
         )
+    visible = KINDS if view == "live" else SCALAR_KINDS
     healthy = [r for r in used if r.healthy]
-    faulty = [r for r in used if not r.healthy]
+    faulty = [r for r in used if any(k in visible for k in r.labels)]
     return Summary(
         view,
         len(used),
@@ -205,7 +210,8 @@ def summarise(results: list[Result], view: str) -> Summary:
         len(healthy),
         sum(bool(getattr(r, view)) for r in healthy),
         len(faulty),
-        sum(all(k in getattr(r, view) for k in r.labels) for r in faulty),
+        sum(all(k in getattr(r, view) for k in r.labels if k in visible) for r in faulty),
+        visible,
     )
 
 
@@ -213,10 +219,12 @@ def _pct(x: float) -> str:
     return "  n/a" if math.isnan(x) else f"{x:5.0%}"
 
 
-def render(s: Summary, only: tuple[str, ...] = KINDS) -> str:
-    """The per-kind table and totals of a summary, as plain text."""
+def render(s: Summary) -> str:
+    """The per-kind table (the kinds the view can see) and totals of a summary, as plain text."""
+    only = s.visible
     lines = [
-        f"{s.view} view: {s.runs} runs counted ({s.faulty} faulty, {s.healthy} healthy), {s.dropped} dropped "
+        f"{s.view} view: {s.runs} runs counted ({s.faulty} with a label it can see, {s.healthy} healthy), "
+        f"{s.dropped} dropped "
         f"(label not verified), {s.crashes} crashes",
         f"  {'kind':20s} {'n':>4s} {'recall':>6s} {'95% CI':>13s} {'precision':>9s} {'false alarms':>13s} "
         f"{'unjudged':>8s}",
@@ -234,7 +242,8 @@ def render(s: Summary, only: tuple[str, ...] = KINDS) -> str:
     lab = sum(k.labelled for k in s.kinds if k.kind in only)
     hits = sum(k.hits for k in s.kinds if k.kind in only)
     lo, hi = wilson(hits, lab)
-    fa, fb = s.false_alarms, s.forbidden
+    fa = sum(k.false_alarms for k in s.kinds if k.kind in only)
+    fb = sum(k.forbidden for k in s.kinds if k.kind in only)
     lines.append(
         f"  overall recall {hits}/{lab} = {_pct(hits / lab if lab else math.nan).strip()} [{lo:.0%}, {hi:.0%}]; "
         f"faulty runs with every label found {s.all_found}/{s.faulty}; false alarms {fa}/{fb} forbidden pairs "
