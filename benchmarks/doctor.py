@@ -92,14 +92,17 @@ def cmd_score(split: str, view: str | None, families: list[str] | None, limit: i
         )
 
 
-def cmd_summary(path: Path) -> None:
-    """Print the tables of a saved ``score --json`` file again (no training)."""
+def cmd_summary(path: Path, md: bool) -> None:
+    """Print the tables of a saved ``score --json`` file again (no training); ``md``: as Markdown too."""
     data = json.loads(path.read_text())
     results = [S.Result(**r) for r in data["runs"]]
     print(f"split {data['split']}: {len(results)} runs, {data['seconds']:.0f} s wall when scored")
     for v in S.VIEWS:
         print()
         print(S.render(S.summarise(results, v)))
+        if md:
+            print()
+            print(S.markdown(S.summarise(results, v)))
 
 
 def cmd_legacy(only: list[str] | None, out: Path | None) -> None:
@@ -186,6 +189,7 @@ def main() -> None:
     p.add_argument("--json", type=Path, help="write every run's labels, forbidden kinds and findings as JSON")
     p = sub.add_parser("summary", help="print the tables of a saved score --json file")
     p.add_argument("path", type=Path)
+    p.add_argument("--markdown", action="store_true", help="also print the README's Markdown tables")
     p = sub.add_parser("legacy", help="the 43 hand-listed scenarios")
     p.add_argument("--only", nargs="*", help="scenario names to run")
     p.add_argument("--json", type=Path, help="write per-scenario results as JSON")
@@ -201,7 +205,7 @@ def main() -> None:
     elif args.command == "score":
         cmd_score(args.split, args.view, args.family, args.limit, args.json)
     elif args.command == "summary":
-        cmd_summary(args.path)
+        cmd_summary(args.path, args.markdown)
     else:
         cmd_legacy(getattr(args, "only", None), getattr(args, "json", None))
 

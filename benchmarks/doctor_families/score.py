@@ -252,5 +252,20 @@ def render(s: Summary) -> str:
     return "\n".join(lines)
 
 
+def markdown(s: Summary) -> str:
+    """The per-kind table of a summary as a Markdown table (the README's form)."""
+    rows = ["| kind | n | recall | 95% CI | precision | false alarms |", "|---|---|---|---|---|---|"]
+    for k in s.kinds:
+        if k.kind not in s.visible:
+            continue
+        lo, hi = wilson(k.hits, k.labelled)
+        ci = "" if k.labelled == 0 else f"{lo:.0%} - {hi:.0%}"
+        rows.append(
+            f"| `{k.kind}` | {k.labelled} | {k.hits}/{k.labelled} = {_pct(k.recall).strip()} | {ci} | "
+            f"{_pct(k.precision).strip()} | {k.false_alarms}/{k.forbidden} |"
+        )
+    return "\n".join(rows).replace("%", " %")
+
+
 def to_json(results: list[Result]) -> list[dict]:
     return [asdict(r) for r in results]
