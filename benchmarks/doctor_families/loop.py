@@ -108,7 +108,9 @@ def train(
     model = s.model()
     x, y = s.task.x, _labels(s.task, s.label_noise, s.seed)
     g0 = layer_grad_norms(model, s.task.loss(model(x[:512]), y[:512]))
-    run = Run(model, init_ratio=g0[0] / g0[-1] if g0[-1] > 0 else math.inf, init_norm=math.hypot(*g0))
+    first, last = g0[0], g0[-1]
+    run = Run(model, init_ratio=first / last if last > 0 else (math.nan if first == 0 else math.inf))
+    run.init_norm = math.hypot(*g0)
     opt = make(s.optimiser, model.parameters(), s.lr)
     extra = {"loss_fn": s.task.loss} if _TAKES_BATCH else {}
     d = Doctor(model, opt, echo=False, **extra) if doctor else None

@@ -19,14 +19,22 @@ from doctor_families.loop import Run
 __all__ = ["dead", "grad_ratio", "hessian_extremes", "overfit", "panel", "raw_norm", "saturated", "stall_escape"]
 
 RECTIFIERS = (nn.ReLU, nn.ReLU6)
+SMOOTH_RECTIFIERS = (nn.GELU, nn.SiLU, nn.ELU)  # can also fall silent: output ~0 (and slope ~0) far left of 0
 BOUNDED = (nn.Tanh, nn.Sigmoid, nn.Hardtanh)
 RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
+
+
+def ratio(first: float, last: float) -> float:
+    """first / last; inf when only ``last`` is 0, nan when both are (no gradient at all says nothing)."""
+    if last > 0:
+        return first / last
+    return math.nan if first == 0 else math.inf
 
 
 def grad_ratio(model: nn.Module, task: Task, n: int = 512) -> float:
     """Gradient norm of the first weight matrix over that of the last, on ``n`` training examples."""
     g = layer_grad_norms(model, task.loss(model(task.x[:n]), task.y[:n]))
-    return g[0] / g[-1] if g[-1] > 0 else math.inf
+    return ratio(g[0], g[-1])
 
 
 def raw_norm(model: nn.Module, task: Task, n: int = 512) -> float:
@@ -36,14 +44,21 @@ def raw_norm(model: nn.Module, task: Task, n: int = 512) -> float:
 
 
 def dead(model: nn.Module, task: Task, n: int = 1000) -> float:
-    """Largest fraction, over rectifier layers, of units that output 0 on every one of ``n`` inputs (0 if none)."""
+    """Largest fraction, over rectifier layers, of units silent on every one of ``n`` inputs (0 if none).
+
+    Silent: output <= 0 for ReLU; |output| < 0.01 for GELU / SiLU / ELU (their flat left tail).
+    """
     was = model.training
     model.eval()
-    outs = activation_outputs(model, task.x[:n], RECTIFIERS)
+    outs = [(o, o <= 0) for o in activation_outputs(model, task.x[:n], RECTIFIERS)]
+    outs += [(o, o.abs() < 0.01) for o in activation_outputs(model, task.x[:n], SMOOTH_RECTIFIERS)]
     model.train(was)
-    # a unit of a convolution is a channel (a pixel position that is always 0 in the data is not a dead unit)
-    flat = [o.transpose(0, 1).reshape(o.shape[1], -1).T if o.dim() == 4 else o.reshape(o.shape[0], -1) for o in outs]
-    return max((float((f <= 0).all(0).float().mean()) for f in flat), default=0.0)
+    fracs = []
+    for o, silent in outs:
+        # a unit of a convolution is a channel (a pixel that is 0 in every image is not a dead unit)
+        s = silent.transpose(0, 1).reshape(o.shape[1], -1).T if o.dim() == 4 else silent.reshape(o.shape[0], -1)
+        fracs.append(float(s.all(0).float().mean()))
+    return max(fracs, default=0.0)
 
 
 def saturated(model: nn.Module, task: Task, n: int = 1000) -> float:
@@ -118,7 +133,7 @@ def panel(run: Run, task: Task) -> dict[str, str]:
             out["vanishing_gradients"] = f"first/last layer gradient ratio {lo:.2g} .. {hi:.2g} (>= 1e-2)"
         if hi <= 10 and growth <= 30:
             out["exploding_gradients"] = f"layer ratio <= {hi:.2g}; raw norm at most {growth:.3g}x its start"
-        if not _has(m, RECTIFIERS):
+        if not _has(m, RECTIFIERS + SMOOTH_RECTIFIERS):
             out["dead_units"] = "no rectifier units"
         elif (f := dead(m, task)) < 0.2:  # well below the 0.5 of a dying layer (the doctor's and our label's)
             out["dead_units"] = f"{f:.0%} of a rectifier layer dead on 1000 inputs"
