@@ -125,3 +125,21 @@ def test_bad_names_raise_clear_errors() -> None:
     spec = replace(D.FAMILIES["ok-converged-linreg"].runs()[0], optimiser="sgdd")
     with pytest.raises(ValueError, match="optimiser must be one of"):
         loop.train(recipes.setup(spec, "linreg", "linear", n=64, steps=1), doctor=False)
+
+
+def test_score_command_line_smoke(tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "dev.json"
+    env = {**os.environ, "PYTHONPATH": str(root / "src")}
+    cmd = [sys.executable, str(root / "benchmarks" / "doctor.py"), "score", "--split", "dev"]
+    cmd += ["--family", "ok-converged-linreg", "--limit", "1", "--json", str(out)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True)
+    assert "live view: " in done.stdout and "csv view: " in done.stdout
+    saved = json.loads(out.read_text())
+    assert saved["split"] == "dev" and [r["family"] for r in saved["runs"]] == ["ok-converged-linreg"]
+    bad = subprocess.run([*cmd[:4], "--split", "test"], capture_output=True, text=True, env=env, timeout=60)
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
