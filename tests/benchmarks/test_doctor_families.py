@@ -141,5 +141,5 @@ def test_score_command_line_smoke(tmp_path: Path) -> None:
     assert "live view: " in done.stdout and "csv view: " in done.stdout
     saved = json.loads(out.read_text())
     assert saved["split"] == "dev" and [r["family"] for r in saved["runs"]] == ["ok-converged-linreg"]
-    bad = subprocess.run([*cmd[:4], "--split", "test"], capture_output=True, text=True, env=env, timeout=60)
+    bad = subprocess.run([*cmd[:3], "--split", "test"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
