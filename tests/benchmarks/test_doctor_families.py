@@ -136,10 +136,10 @@ def test_score_command_line_smoke(tmp_path: Path) -> None:
     out = tmp_path / "dev.json"
     env = {**os.environ, "PYTHONPATH": str(root / "src")}
     cmd = [sys.executable, str(root / "benchmarks" / "doctor.py"), "score", "--split", "dev"]
-    cmd += ["--family", "ok-converged-linreg", "--limit", "1", "--json", str(out)]
+    cmd += ["--family", "saddle-deeplinear-reg", "--limit", "1", "--json", str(out)]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, check=True)
     assert "live view: " in done.stdout and "csv view: " in done.stdout
     saved = json.loads(out.read_text())
-    assert saved["split"] == "dev" and [r["family"] for r in saved["runs"]] == ["ok-converged-linreg"]
+    assert saved["split"] == "dev" and [r["family"] for r in saved["runs"]] == ["saddle-deeplinear-reg"]
     bad = subprocess.run([*cmd[:3], "--split", "test"], capture_output=True, text=True, env=env, timeout=60)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
