@@ -92,10 +92,13 @@ def cmd_score(split: str, view: str | None, families: list[str] | None, limit: i
         )
 
 
-def cmd_summary(path: Path, md: bool) -> None:
-    """Print the tables of a saved ``score --json`` file again (no training); ``md``: as Markdown too."""
+def cmd_summary(path: Path, md: bool, rediagnose: bool) -> None:
+    """Print the tables of a saved ``score --json`` file again (no training); ``md``: as Markdown too;
+    ``rediagnose``: the CSV view recomputed from the saved logs by the doctor now imported."""
     data = json.loads(path.read_text())
     results = [S.Result(**r) for r in data["runs"]]
+    if rediagnose:
+        S.rediagnose_csv(results)
     print(f"split {data['split']}: {len(results)} runs, {data['seconds']:.0f} s wall when scored")
     for v in S.VIEWS:
         print()
@@ -190,6 +193,7 @@ def main() -> None:
     p = sub.add_parser("summary", help="print the tables of a saved score --json file")
     p.add_argument("path", type=Path)
     p.add_argument("--markdown", action="store_true", help="also print the README's Markdown tables")
+    p.add_argument("--rediagnose-csv", action="store_true", help="recompute the CSV view from the saved logs")
     p = sub.add_parser("legacy", help="the 43 hand-listed scenarios")
     p.add_argument("--only", nargs="*", help="scenario names to run")
     p.add_argument("--json", type=Path, help="write per-scenario results as JSON")
@@ -205,7 +209,7 @@ def main() -> None:
     elif args.command == "score":
         cmd_score(args.split, args.view, args.family, args.limit, args.json)
     elif args.command == "summary":
-        cmd_summary(args.path, args.markdown)
+        cmd_summary(args.path, args.markdown, args.rediagnose_csv)
     else:
         cmd_legacy(getattr(args, "only", None), getattr(args, "json", None))
 

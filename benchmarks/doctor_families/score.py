@@ -50,6 +50,7 @@ class Result:
     crash: str | None = None
     seconds: float = 0.0
     evidence: dict[str, str] = field(default_factory=dict)
+    log: dict = field(default_factory=dict)  # the CSV view's input: bare_log(trace).to_json()
 
     @property
     def healthy(self) -> bool:
@@ -84,11 +85,21 @@ def execute(fam: Family, spec: RunSpec) -> Result:
     res.absent = sorted(v.absent)
     if res.crash is None and v.run.report is not None and v.run.trace is not None:
         res.live = v.run.report.kinds("warning")
+        log = bare_log(v.run.trace)
+        res.log = log.to_json()
         try:
-            res.csv = diagnose(bare_log(v.run.trace)).report.kinds("warning")
+            res.csv = diagnose(log).report.kinds("warning")
         except Exception:
             res.crash = "csv view: " + traceback.format_exc(limit=3).strip().splitlines()[-1]
     return res
+
+
+def rediagnose_csv(results: list[Result]) -> list[Result]:
+    """The CSV view again, from each run's saved log, with the doctor now imported (no training)."""
+    for r in results:
+        if r.log:
+            r.csv = diagnose(Trace.from_json(r.log)).report.kinds("warning")
+    return results
 
 
 def run_split(

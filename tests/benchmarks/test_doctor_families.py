@@ -113,6 +113,8 @@ def test_score_smoke_on_three_runs() -> None:
         text = score.render(s)
         assert "overall recall" in text and all(kind in text for kind in s.visible)
     assert score.summarise(results, "csv").visible == score.SCALAR_KINDS
+    before = [r.csv for r in results]
+    assert [r.csv for r in score.rediagnose_csv(results)] == before  # the saved log is the CSV view's input
     with pytest.raises(ValueError, match="view must be one of"):
         score.summarise(results, "tensorboard")
 
