@@ -60,7 +60,7 @@ def diverges(
     low = min(run.losses[0], run.best())
     v = Verdict(run)
     blew = not math.isfinite(run.final()) or run.final() >= 4 * low
-    sane = math.isfinite(ref.final()) and ref.final() < run.first()
+    sane = math.isfinite(ref.final()) and ref.final() < run.losses[0]  # the loss at init is always finite
     v.claim(
         "divergence", blew and sane, f"final {run.final():.3g} vs best {low:.3g}; lr x {calm:.2g}: {ref.final():.3g}"
     )
