@@ -42,10 +42,11 @@ def far_lower(a: float, b: float, factor: float = 0.5) -> bool:
     return math.isfinite(b) and (not math.isfinite(a) or b <= factor * a)
 
 
-def finish(v: Verdict, s: Setup, labels: tuple[str, ...]) -> Verdict:
-    """Add the panel's forbidden pairs, never for a labelled kind."""
+def finish(v: Verdict, s: Setup, never: tuple[str, ...]) -> Verdict:
+    """Add the panel's forbidden pairs, never for the kinds in ``never`` (the labels, and kinds the mechanism
+    makes ambiguous: a saddle's stall is also slow progress, so ``lr_too_low`` and ``plateau`` stay unjudged)."""
     for kind, why in M.panel(v.run, s.task).items():
-        if kind not in labels and kind not in v.absent:
+        if kind not in never and kind not in v.absent:
             v.absent[kind] = why
     return v
 
