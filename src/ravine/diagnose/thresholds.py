@@ -56,6 +56,15 @@ class Thresholds:
             Hessian eigendirections; derivation in ``docs/diagnose.md``), so -0.5 means lr * lambda > 1: every step
             overshoots the valley floor and the iterate bounces from wall to wall (GD on a quadratic oscillates
             for 1 < lr * lambda < 2 and diverges above 2).
+        oscillation_bounce: a significant rise of the loss in the second half counts as material (blamed on the
+            lr) when it is at least this fraction of the level the loss sits at. Chosen on the dev runs of issue 12
+            (MNIST SGD, Fashion-MNIST RMSprop, spirals Adam at 3-10x the stable lr: bounces of 0.5-6x the level;
+            healthy runs: no significant rise at all), between the two.
+        half_step_overshoot: the steps overshoot when, pooled over the half-step probes of the second half, the
+            update is more than this many times the best step along its own direction on its own batch
+            (``q = 1 / a*``, see :func:`ravine.diagnose.detect.instability.half_step_ratio`). 1 is where the step
+            passes the 1-D minimum; on the dev runs of issue 12 healthy runs gave q = 0.05-0.78 (SGD, Adam with
+            batches of 4, RMSprop) and runs at 3-10x the stable lr 1.16-1.72.
         lr_low_agreement: a larger step would lower the loss when the mean step agreement is above this: it is
             the sign of the hypergradient dL/dlr (Baydin et al., ICLR 2018, Sec. 2; Cockpit's alpha < 0, Schneider
             et al. NeurIPS 2021, Sec. 3), and at the noise floor it is <= 0 (see oscillation_agreement).
@@ -93,6 +102,8 @@ class Thresholds:
     overfit_evals_after_best: int = 2
     overfit_acc_drop: float = 0.03
     oscillation_agreement: float = -0.5
+    oscillation_bounce: float = 0.1
+    half_step_overshoot: float = 1.0
     lr_low_agreement: float = 0.1
     lr_low_tail_share: float = 0.15
     lr_low_update_ratio: float = 1e-3
@@ -118,6 +129,7 @@ class Thresholds:
             "escape_drop",
             "lr_low_tail_share",
             "saturation_slope",
+            "oscillation_bounce",
         ):
             v = getattr(self, name)
             if not 0 < v < 1:

@@ -28,7 +28,7 @@ from ravine.diagnose.detect.progress import lr_too_low, plateau, saddle
 from ravine.diagnose.findings import Finding, Report, sort_findings
 from ravine.diagnose.thresholds import Thresholds
 
-__all__ = ["CAUSES", "REFUTES", "Diagnosis", "combine", "diagnose"]
+__all__ = ["CAUSES", "REFUTES", "SYMPTOMS", "Diagnosis", "combine", "diagnose"]
 
 # Run order: divergence first (others ignore what follows its onset), then saddle (a gradient that grows by
 # orders of magnitude while leaving a saddle is not an explosion; a plateau that ends in an escape is a saddle).
@@ -66,8 +66,14 @@ REFUTES: dict[str, tuple[str, ...]] = {
         "saddle",
     ),
 }
-"""``verdict: findings that refute it`` -- the only case where one finding removes another: a counterfactual
+"""``verdict: findings that refute it`` -- one of the two cases where one finding removes another: a counterfactual
 claim ("a larger lr would go further") that another finding shows to be false."""
+
+SYMPTOMS: dict[str, tuple[str, ...]] = {"oscillation": ("dead_units", "saturation")}
+"""``instability: what it produces`` -- a learning rate beyond the stable one kills ReLUs and drives tanh or
+sigmoid units into their tails as it bounces; while the instability lasts those are its symptoms, and naming them
+as the problem sends the user to the wrong remedy (new activations instead of a lower lr). They stay in the report
+at ``info`` severity, ``caused_by`` the instability; a whole layer dead (``error``) stays a problem of its own."""
 
 _CURVE_CHECKS = ("divergence", "oscillation", "plateau", "lr_too_low", "saddle")
 
@@ -129,8 +135,17 @@ def diagnose(
 
 def combine(findings: Sequence[Finding]) -> list[Finding]:
     """Link causes and effects (:data:`CAUSES`) without dropping either, drop verdicts another finding refutes
-    (:data:`REFUTES`), and drop info findings of a kind that also has a real one."""
+    (:data:`REFUTES`), turn the symptoms of an instability into info (:data:`SYMPTOMS`), and drop info findings
+    of a kind that also has a real one."""
     real = {f.kind: f for f in findings if f.severity != "info"}
+    demoted = {
+        k for cause, ks in SYMPTOMS.items() if cause in real for k in ks if k in real and real[k].severity != "error"
+    }
+    for k in demoted:
+        causes = [c for c, ks in SYMPTOMS.items() if c in real and k in ks]
+        f = real.pop(k)
+        evidence = dict(f.evidence, caused_by=causes)
+        findings = [dataclasses.replace(x, severity="info", evidence=evidence) if x is f else x for x in findings]
     refuted = {k for k, by in REFUTES.items() if k in real and any(b in real for b in by)}
     explains: dict[str, list[str]] = {}
     caused_by: dict[str, list[str]] = {}
@@ -148,6 +163,10 @@ def combine(findings: Sequence[Finding]) -> list[Finding]:
     out = []
     for f in findings:
         if f.severity == "info" and f.kind in real:
+            continue
+        if f.kind in demoted:
+            if f.severity == "info" and "caused_by" in f.evidence:
+                out.append(f)
             continue
         if f.severity != "info" and f.kind in refuted:
             continue

@@ -186,20 +186,40 @@ def oscillation(ctx: Context) -> list[Finding]:
     # is -<lr lambda>/2: at or below -0.25 the steps cover at least half the way to the valley floor), or if the
     # bounces are material: each gives back at least 5% of the progress made. Otherwise it is the slow drift
     # of a converging run (momentum and Adam dilute the agreement, hence the second test).
-    material = amplitude >= 0.05 * max(c.start - c.best, 0.0) and amplitude > 0
+    # A bounce is material when it gives back 5% of the progress made or 10% of the level the loss sits at (a
+    # run that spiked early has a start far above anything later, so the first test alone misses it).
+    tail_level = stats.level(v)
+    material = amplitude > 0 and (
+        amplitude >= 0.05 * max(c.start - c.best, 0.0) or amplitude >= th.oscillation_bounce * abs(tail_level)
+    )
     blame_lr = a.size < th.min_agreement_samples or agreement <= 0.5 * th.oscillation_agreement or material
-    bouncing = ((vr > crit and rises >= 2) or (rho1 < -0.5)) and blame_lr
+    bouncing = ((vr > crit and rises >= 1) or (rho1 < -0.5)) and blame_lr
     overshoot = (
         a.size >= th.min_agreement_samples
         and agreement < th.oscillation_agreement
         and abs(agreement) > th.agreement_z * se
     )
+    u_steps, u = ctx.series(T.UPDATE_COSINE)
+    u = u[u_steps >= lo]
+    u_mean, u_se = stats.mean_and_se(u)
+    reversing = (
+        u.size >= th.min_agreement_samples and u_mean < th.oscillation_agreement and abs(u_mean) > th.agreement_z * u_se
+    )
+    half = half_step_ratio(ctx, lo)
+    too_long = half is not None and half[0] > th.half_step_overshoot
     lost = _lost_progress(c, s, v)
     e_steps, e = ctx.series(T.EDGE_RATIO)
     edge = float(e[e_steps >= lo].max()) if (e_steps >= lo).any() else None
     unstable = edge is not None and edge > 1.0
-    if not bouncing and not lost and not overshoot and not (unstable and not progress):
-        if (rises >= 2 or (a.size and agreement < 0.5 * th.oscillation_agreement)) and edge is None:
+    if (
+        not bouncing
+        and not lost
+        and not overshoot
+        and not reversing
+        and not too_long
+        and not (unstable and not progress)
+    ):
+        if (rises >= 1 or vr > crit or (a.size and agreement < 0.5 * th.oscillation_agreement)) and edge is None:
             ctx.wants_probe = True
         return []
     why = []
@@ -213,6 +233,13 @@ def oscillation(ctx: Context) -> list[Finding]:
         why.append(f"the loss bounces around {stats.level(v):.3g}, far above the {c.best:.3g} it reached earlier")
     if overshoot:
         why.append(f"each step overshoots (mean cos(-g_next, dw) = {agreement:.2f})")
+    if reversing:
+        why.append(f"successive updates reverse (mean cos(dw_next, dw) = {u_mean:.2f})")
+    if too_long:
+        why.append(
+            f"the steps are {half[0]:.2g}x the best step along their own direction on their own batch: "
+            "a step at half the lr lowers the batch loss more"
+        )
     if unstable:
         why.append(f"the sharpest direction is beyond the optimiser's stability limit ({edge:.2f}x)")
     return [
@@ -228,6 +255,9 @@ def oscillation(ctx: Context) -> list[Finding]:
             significant_rises=rises,
             lag1_autocorrelation=rho1,
             step_agreement=agreement if a.size else None,
+            update_cosine=u_mean if u.size else None,
+            half_step_ratio=half[0] if half is not None else None,
+            half_step_probes=half[1] if half is not None else None,
             edge_ratio=edge,
             tail_level=stats.level(v),
             best_loss=c.best,
@@ -235,6 +265,31 @@ def oscillation(ctx: Context) -> list[Finding]:
             progressing=progress,
         )
     ]
+
+
+def half_step_ratio(ctx: Context, lo: int) -> tuple[float, int] | None:
+    """How long the steps are against the best step along their own direction, from the half-step probes at or
+    after ``lo``: ``(q, probes)`` or None with fewer than ``min_agreement_samples`` probes.
+
+    With the batch loss at w, w + dw / 2 and w + dw fitted by ``L(a) = L0 + b a + c a^2`` (a = fraction of the
+    step), the best fraction is ``a* = -b / 2c``; pooled over the probes (sums of b and c, which averages out the
+    batch-to-batch noise of small batches), ``q = 2 sum(c) / -sum(b) = 1 / a*``. ``q > 1``: the step goes past
+    the 1-D minimum (at ``q > 2`` it raises the batch loss); a converging run's steps stop short of it.
+    """
+    s, l0 = ctx.series(T.PROBE_L0)
+    _, lh = ctx.series(T.PROBE_HALF)
+    _, l1 = ctx.series(T.PROBE_FULL)
+    if not (s.size == lh.size == l1.size):
+        return None
+    keep = s >= lo
+    l0, lh, l1 = l0[keep], lh[keep], l1[keep]
+    if l0.size < ctx.th.min_agreement_samples:
+        return None
+    descent = float(np.sum(3 * l0 + l1 - 4 * lh))  # -b, summed
+    curvature = float(np.sum(2 * (l1 - 2 * lh + l0)))  # c, summed
+    if curvature <= 0:
+        return 0.0, int(l0.size)  # no positive curvature along the steps: a longer step would do no worse
+    return (2 * curvature / descent if descent > 0 else math.inf), int(l0.size)
 
 
 def _lost_progress(c, s: np.ndarray, v: np.ndarray) -> bool:
