@@ -21,7 +21,9 @@ from ravine.diagnose.logs.jsonl import JsonlWriter
 from ravine.diagnose.thresholds import Thresholds
 
 _FLUSH_EVERY = 64
-_ACTIVATION_RUN = 20  # activation statistics: at least every step / 20 steps
+_ACTIVATION_RUN = 20  # activation statistics: at least every step / 20 steps ...
+_BURST_SHARE = 4  # ... on consecutive steps until a quarter of a dead-unit window is seen, so that a window
+# spans at most 4 sampling intervals and units that die mid-run show within ~step / 5 steps, not never
 _SAMPLES_RUN = 100  # sampled measures: at least every step / 100 steps
 _NORM_RUN = 200  # the global gradient norm: every step up to step 400, then every step / 200
 _HALF_EVERY, _HALF_RUN = 20, 50  # the half-step probe (with a closure): every 20 steps, or step / 50
@@ -140,6 +142,7 @@ class Doctor:
         self._norms = _Every(1, _NORM_RUN)
         self._samples = _Every(sample_every, _SAMPLES_RUN)
         self._activation_samples = _Every(sample_every, _ACTIVATION_RUN)
+        self._burst = 0  # inputs seen in the current activation burst
         self._writer = JsonlWriter(log, self.trace.meta) if log is not None else None
         self._closed = False
         if self.monitor is not None and self._activation_samples.take(0):
@@ -201,6 +204,7 @@ class Doctor:
             self._snapshot2 = self.coords.take(self.params)
         if self.monitor is not None and self.monitor.armed:
             self.monitor.disarm()
+            self._burst += self.monitor.inputs_seen
             self._collect_activations(step)
         if self._recorder.active:  # the root module was not called: finish with what was seen
             self._recorder.finish()
@@ -335,8 +339,12 @@ class Doctor:
             self._neg_update, self._update_step, self._snapshot = neg, step, None
         self._in_step = False
         self._step += 1
-        if self.monitor is not None and self._activation_samples.take(self._step):
-            self.monitor.arm()
+        if self.monitor is not None:
+            if self._activation_samples.take(self._step):
+                self._burst = 0
+                self.monitor.arm()
+            elif 0 < self._burst < self.thresholds.dead_window_inputs // _BURST_SHARE:
+                self.monitor.arm()
         alarm = self._flush() if len(self._pending) >= _FLUSH_EVERY else False
         if alarm or self._step >= self._next_check:
             self._next_check = self._step + max(self.check_every, self._step // 3)

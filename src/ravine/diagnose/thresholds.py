@@ -81,6 +81,16 @@ class Thresholds:
             fraction of the largest one: small negative eigenvalues are everywhere in training (Alain et al.
             2019; Ghorbani et al. ICML 2019, Sec. 3), a comparable one is a way down (Dauphin et al., NeurIPS
             2014).
+        saddle_grad_growth: without a curvature probe, a stall is at a saddle when the gradient norm grows steadily
+            by this factor over it while the loss stays flat (``d|g|^2/dt = -2 lr g^T H g`` grows only along
+            negative curvature). Chosen on the dev runs of issue 12: a small-init deep linear net under full-batch
+            GD 1.45x over 800 stalled steps; the lr-too-low runs of ``benchmarks/doctor.py`` (SGD on MNIST,
+            stuck) <= 1.08x.
+        lr_collapse: a schedule has collapsed the lr when it ends at or below this fraction of its peak, mid-run,
+            and the loss stops there (a plateau, with schedule advice; ``lr_too_low`` is about a few-fold too small
+            lr). Chosen between the two labelled cases: a 1000x cut that a larger lr would fix
+            (``benchmarks/doctor.py`` ``low_decayed_early``, lr_too_low) and issue 12's schedule driven to ~0
+            (1e-7 of the peak in its dev run, plateau).
         agreement_z: a mean step agreement counts only when it is this many standard errors from the threshold.
         min_agreement_samples: fewer samples and the step agreement is not used.
     """
@@ -111,6 +121,8 @@ class Thresholds:
     stall_fraction: float = 0.2
     escape_drop: float = 0.3
     saddle_curvature_ratio: float = 0.1
+    saddle_grad_growth: float = 1.3
+    lr_collapse: float = 1e-4
     agreement_z: float = 3.0
     min_agreement_samples: int = 8
 
@@ -130,6 +142,7 @@ class Thresholds:
             "lr_low_tail_share",
             "saturation_slope",
             "oscillation_bounce",
+            "lr_collapse",
         ):
             v = getattr(self, name)
             if not 0 < v < 1:

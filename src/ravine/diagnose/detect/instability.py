@@ -33,6 +33,7 @@ def divergence(ctx: Context) -> list[Finding]:
         if not recovered:
             onset = _rise_onset(c, k)
             ctx.facts["divergence_onset"] = onset
+            ctx.facts["divergence_nonfinite"] = k
             kind_of = "NaN" if np.isnan(c.values[nonfinite][0]) else "infinite"
             out.append(
                 ctx.finding(
