@@ -56,10 +56,6 @@ class Thresholds:
             Hessian eigendirections; derivation in ``docs/diagnose.md``), so -0.5 means lr * lambda > 1: every step
             overshoots the valley floor and the iterate bounces from wall to wall (GD on a quadratic oscillates
             for 1 < lr * lambda < 2 and diverges above 2).
-        oscillation_bounce: a significant rise of the loss in the second half counts as material (blamed on the
-            lr) when it is at least this fraction of the level the loss sits at. Chosen on the dev runs of issue 12
-            (MNIST SGD, Fashion-MNIST RMSprop, spirals Adam at 3-10x the stable lr: bounces of 0.5-6x the level;
-            healthy runs: no significant rise at all), between the two.
         half_step_overshoot: the steps overshoot when, pooled over the half-step probes of the second half, the
             update is more than this many times the best step along its own direction on its own batch
             (``q = 1 / a*``, see :func:`ravine.diagnose.detect.instability.half_step_ratio`). 1 is where the step
@@ -112,7 +108,6 @@ class Thresholds:
     overfit_evals_after_best: int = 2
     overfit_acc_drop: float = 0.03
     oscillation_agreement: float = -0.5
-    oscillation_bounce: float = 0.1
     half_step_overshoot: float = 1.0
     lr_low_agreement: float = 0.1
     lr_low_tail_share: float = 0.15
@@ -141,7 +136,6 @@ class Thresholds:
             "escape_drop",
             "lr_low_tail_share",
             "saturation_slope",
-            "oscillation_bounce",
             "lr_collapse",
         ):
             v = getattr(self, name)

@@ -187,12 +187,10 @@ def oscillation(ctx: Context) -> list[Finding]:
     # is -<lr lambda>/2: at or below -0.25 the steps cover at least half the way to the valley floor), or if the
     # bounces are material: each gives back at least 5% of the progress made. Otherwise it is the slow drift
     # of a converging run (momentum and Adam dilute the agreement, hence the second test).
-    # A bounce is material when it gives back 5% of the progress made or 10% of the level the loss sits at (a
-    # run that spiked early has a start far above anything later, so the first test alone misses it).
-    tail_level = stats.level(v)
-    material = amplitude > 0 and (
-        amplitude >= 0.05 * max(c.start - c.best, 0.0) or amplitude >= th.oscillation_bounce * abs(tail_level)
-    )
+    # A bounce is material when it gives back 5% of the progress made, counted from the loss before training
+    # when the first steps blew it up (an early spike to 100x the initial loss would make any bounce look small).
+    start = min(c.start, c.first) if math.isfinite(c.first) else c.start
+    material = amplitude > 0 and amplitude >= 0.05 * max(start - c.best, 0.0)
     blame_lr = a.size < th.min_agreement_samples or agreement <= 0.5 * th.oscillation_agreement or material
     # One significant rise in the second half is enough when the whole run (after its first tenth) also has
     # structure beyond batch noise: an unstable lr bounces all along, a converging run's single bump does not
