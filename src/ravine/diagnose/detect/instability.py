@@ -190,6 +190,7 @@ def oscillation(ctx: Context) -> list[Finding]:
     # A bounce is material when it gives back 5% of the progress made, counted from the loss before training
     # when the first steps blew it up (an early spike to 100x the initial loss would make any bounce look small).
     start = min(c.start, c.first) if math.isfinite(c.first) else c.start
+    tail_level = stats.level(v)
     material = amplitude > 0 and amplitude >= 0.05 * max(start - c.best, 0.0)
     blame_lr = a.size < th.min_agreement_samples or agreement <= 0.5 * th.oscillation_agreement or material
     # One significant rise in the second half is enough when the whole run (after its first tenth) also has
@@ -209,7 +210,10 @@ def oscillation(ctx: Context) -> list[Finding]:
         u.size >= th.min_agreement_samples and u_mean < th.oscillation_agreement and abs(u_mean) > th.agreement_z * u_se
     )
     half = half_step_ratio(ctx, lo)
-    too_long = half is not None and half[0] > th.half_step_overshoot
+    # At a converged run's noise floor every step overshoots on average (the mean step agreement is -lr lambda / 2
+    # there), so long steps count only while the loss sits materially above the best level it reached.
+    above = tail_level >= 1.1 * c.best + 3 * math.sqrt(2) * c.level_se(c.width) if c.best > 0 else False
+    too_long = half is not None and half[0] > th.half_step_overshoot and above
     lost = _lost_progress(c, s, v)
     e_steps, e = ctx.series(T.EDGE_RATIO)
     edge = float(e[e_steps >= lo].max()) if (e_steps >= lo).any() else None
@@ -262,7 +266,7 @@ def oscillation(ctx: Context) -> list[Finding]:
             half_step_ratio=half[0] if half is not None else None,
             half_step_probes=half[1] if half is not None else None,
             edge_ratio=edge,
-            tail_level=stats.level(v),
+            tail_level=tail_level,
             best_loss=c.best,
             lr=ctx.lr_at(int(s[-1])),
             progressing=progress,

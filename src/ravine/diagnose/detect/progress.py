@@ -291,13 +291,21 @@ def saddle(ctx: Context) -> list[Finding]:
 
 def _sliding_off(ctx: Context, lo: int) -> float | None:
     """The growth of the gradient norm over a stall from step ``lo``, if it grows steadily (window medians rising
-    in at least 4 of 5 steps) by ``saddle_grad_growth`` or more while the loss stays flat; else None.
+    in at least 4 of 5 steps) by ``saddle_grad_growth`` or more while the loss stays flat, the updates are tiny
+    (``lr_low_update_ratio``) and the steps keep pointing downhill -- what ``lr_too_low`` would otherwise claim;
+    else None.
 
     Along gradient descent ``d|g|^2/dt = -2 lr g^T H g``: the gradient can grow while the loss barely moves only
     where the curvature along it is negative -- the unstable direction of a saddle, which the iterate leaves
     exponentially (Saxe et al., ICLR 2014; Dauphin et al., NeurIPS 2014). A slow straight descent (an lr too
     low) keeps a steady or shrinking gradient.
     """
+    # Only a stall that would otherwise read as an lr too low -- steps that keep pointing downhill, tiny updates
+    # -- is judged here: a stuck run with normal-sized steps (shuffled labels) grows its gradient as it memorises.
+    _, _, _, undershoot = agreement(ctx, lo, ctx.last_step)
+    update = update_ratio(ctx, lo, ctx.last_step)
+    if not undershoot or update is None or not update < ctx.th.lr_low_update_ratio:
+        return None
     s, g = ctx.series(T.GRAD_NORM)
     g = g[s >= lo]
     if g.size < 30:
@@ -380,8 +388,9 @@ def plateau(ctx: Context) -> list[Finding]:
     escape nor negative curvature shows a saddle (the other causes -- lr, dead or saturated units, vanishing
     gradients -- are ruled out when the findings are combined)."""
     c = ctx.curve
-    saddle_seen = any(k in ctx.facts for k in ("escape", "saddle_probe", "saddle_growth"))
-    if c is None or ctx.onset() is not None or saddle_seen:
+    # A stall that ended in an escape is over; a stall at a saddle that lasts to the end is still a plateau
+    # (both are reported, the saddle as its cause)
+    if c is None or ctx.onset() is not None or "escape" in ctx.facts:
         return []
     collapse = lr_collapse(ctx)
     if collapse is not None:
