@@ -26,7 +26,7 @@ _BURST_SHARE = 4  # ... on consecutive steps until a quarter of a dead-unit wind
 # spans at most 4 sampling intervals and units that die mid-run show within ~step / 5 steps, not never
 _SAMPLES_RUN = 100  # sampled measures: at least every step / 100 steps
 _NORM_RUN = 200  # the global gradient norm: every step up to step 400, then every step / 200
-_HALF_EVERY, _HALF_RUN = 20, 50  # the half-step probe (with a closure): every 20 steps, or step / 50
+_HALF_EVERY, _HALF_RUN = 10, 50  # the half-step probe (with a closure): every 10 steps, or step / 50
 
 
 class Doctor:

@@ -61,6 +61,10 @@ class Thresholds:
             (``q = 1 / a*``, see :func:`ravine.diagnose.detect.instability.half_step_ratio`). 1 is where the step
             passes the 1-D minimum; on the dev runs of issue 12 healthy runs gave q = 0.05-0.78 (SGD, Adam with
             batches of 4, RMSprop) and runs at 3-10x the stable lr 1.16-1.72.
+        oscillation_kick: the first steps of a too-high lr multiply the loss: oscillation when the median of the
+            first five losses is this many times the loss before training and the run ends above its best level.
+            Dev families of issue 12 (Adam on spirals and IMDB, RMSprop on Fashion-MNIST at 3-10x the stable lr):
+            3.7-400x; healthy runs start by lowering the loss (< 1.1x).
         lr_low_agreement: a larger step would lower the loss when the mean step agreement is above this: it is
             the sign of the hypergradient dL/dlr (Baydin et al., ICLR 2018, Sec. 2; Cockpit's alpha < 0, Schneider
             et al. NeurIPS 2021, Sec. 3), and at the noise floor it is <= 0 (see oscillation_agreement).
@@ -87,6 +91,14 @@ class Thresholds:
             lr). Chosen between the two labelled cases: a 1000x cut that a larger lr would fix
             (``benchmarks/doctor.py`` ``low_decayed_early``, lr_too_low) and issue 12's schedule driven to ~0
             (1e-7 of the peak in its dev run, plateau).
+        converged_grad: a flat tail is convergence, not an lr too low, once the gradient norm has shrunk below this
+            fraction of its starting level (the dev families of issue 12: full-batch GD converged to a regression's
+            noise floor, flagged lr_too_low before).
+        escape_grad_growth: an escape from a stall counts as leaving a saddle only when the gradient norm over the
+            steep first half of the fall is at least this many times its level during the stall (the unstable
+            direction grows exponentially as the iterate leaves). Dev families of issue 12: healthy Adam on
+            spirals, whose loss has a stage-like drop, 1.38x; the saddle escapes of ``benchmarks/doctor.py``
+            (deep linear, tanh with momentum, small-init MNIST MLP) pass at 2x.
         agreement_z: a mean step agreement counts only when it is this many standard errors from the threshold.
         min_agreement_samples: fewer samples and the step agreement is not used.
     """
@@ -109,6 +121,7 @@ class Thresholds:
     overfit_acc_drop: float = 0.03
     oscillation_agreement: float = -0.5
     half_step_overshoot: float = 1.0
+    oscillation_kick: float = 2.0
     lr_low_agreement: float = 0.1
     lr_low_tail_share: float = 0.15
     lr_low_update_ratio: float = 1e-3
@@ -118,6 +131,8 @@ class Thresholds:
     saddle_curvature_ratio: float = 0.1
     saddle_grad_growth: float = 1.3
     lr_collapse: float = 1e-4
+    converged_grad: float = 0.01
+    escape_grad_growth: float = 2.0
     agreement_z: float = 3.0
     min_agreement_samples: int = 8
 
@@ -137,6 +152,7 @@ class Thresholds:
             "lr_low_tail_share",
             "saturation_slope",
             "lr_collapse",
+            "converged_grad",
         ):
             v = getattr(self, name)
             if not 0 < v < 1:

@@ -133,6 +133,15 @@ def diagnose(
     return Diagnosis(report, ctx.wants_probe)
 
 
+def _refutes(f: Finding | None) -> bool:
+    """Whether a finding refutes ``lr_too_low``: any real finding, except a saddle seen only by the curvature
+    probe -- a slow run at a tiny lr also sits where the Hessian has negative eigenvalues, and a larger lr does
+    help it; an escape or a gradient growing on tiny steps is what tells a saddle from an lr too low."""
+    if f is None:
+        return False
+    return not (f.kind == "saddle" and "hessian_min" in f.evidence and "grad_norm_growth" not in f.evidence)
+
+
 def combine(findings: Sequence[Finding]) -> list[Finding]:
     """Link causes and effects (:data:`CAUSES`) without dropping either, drop verdicts another finding refutes
     (:data:`REFUTES`), turn the symptoms of an instability into info (:data:`SYMPTOMS`), and drop info findings
@@ -146,7 +155,7 @@ def combine(findings: Sequence[Finding]) -> list[Finding]:
         f = real.pop(k)
         evidence = dict(f.evidence, caused_by=causes)
         findings = [dataclasses.replace(x, severity="info", evidence=evidence) if x is f else x for x in findings]
-    refuted = {k for k, by in REFUTES.items() if k in real and any(b in real for b in by)}
+    refuted = {k for k, by in REFUTES.items() if k in real and any(_refutes(real.get(b)) for b in by)}
     explains: dict[str, list[str]] = {}
     caused_by: dict[str, list[str]] = {}
     for cause, effects in CAUSES.items():

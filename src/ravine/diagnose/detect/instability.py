@@ -215,17 +215,22 @@ def oscillation(ctx: Context) -> list[Finding]:
     above = tail_level >= 1.1 * c.best + 3 * math.sqrt(2) * c.level_se(c.width) if c.best > 0 else False
     too_long = half is not None and half[0] > th.half_step_overshoot and above
     lost = _lost_progress(c, s, v)
+    # The first steps multiplied the loss (the median of the first five is 2x the loss before training) and the
+    # run ends above the best it reached: an lr beyond the stable one from the start, whose bounces settled
+    # into a level a lower lr would undercut (Adam's and RMSprop's first steps are lr-sized in every coordinate).
+    tail_sigma = stats.noise_sigma(v)  # the tail's own noise: the early blow-up inflates the whole run's
+    end_se = 3 * math.sqrt(2) * stats.MEDIAN_SE * tail_sigma / math.sqrt(c.width) if math.isfinite(tail_sigma) else 0
+    kicked = (
+        math.isfinite(c.first)
+        and c.first > 0
+        and c.start >= th.oscillation_kick * c.first
+        and c.best > 0
+        and c.end >= 1.1 * c.best + end_se
+    )
     e_steps, e = ctx.series(T.EDGE_RATIO)
     edge = float(e[e_steps >= lo].max()) if (e_steps >= lo).any() else None
     unstable = edge is not None and edge > 1.0
-    if (
-        not bouncing
-        and not lost
-        and not overshoot
-        and not reversing
-        and not too_long
-        and not (unstable and not progress)
-    ):
+    if not (bouncing or lost or overshoot or reversing or too_long or kicked or (unstable and not progress)):
         if (rises >= 1 or vr > crit or (a.size and agreement < 0.5 * th.oscillation_agreement)) and edge is None:
             ctx.wants_probe = True
         return []
@@ -240,6 +245,11 @@ def oscillation(ctx: Context) -> list[Finding]:
         why.append(f"the loss bounces around {stats.level(v):.3g}, far above the {c.best:.3g} it reached earlier")
     if overshoot:
         why.append(f"each step overshoots (mean cos(-g_next, dw) = {agreement:.2f})")
+    if kicked:
+        why.append(
+            f"the first steps raised the loss {c.start / c.first:.3g}x and it ends at {c.end:.3g}, above the "
+            f"{c.best:.3g} it reached"
+        )
     if reversing:
         why.append(f"successive updates reverse (mean cos(dw_next, dw) = {u_mean:.2f})")
     if too_long:

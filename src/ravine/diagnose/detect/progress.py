@@ -79,6 +79,8 @@ def lr_too_low(ctx: Context) -> list[Finding]:
     share = (q - z) / progress if significant else math.nan
     falling = significant and share >= th.lr_low_tail_share
     stalled = not significant or progress < th.stuck_progress * abs(a) or flat_tail_start(ctx) is not None
+    if stalled and not (falling or not significant or progress < th.stuck_progress * abs(a)) and _converged(ctx):
+        stalled = False  # a flat tail after the gradient has shrunk by orders of magnitude is a converged run
     mean, se, count, undershoot = agreement(ctx, lo + (hi - lo) // 2, hi)
     update = update_ratio(ctx, lo, hi)
     if update == 0:
@@ -152,12 +154,23 @@ def lr_collapse(ctx: Context) -> tuple[int, float, float] | None:
     return at, peak, float(lr[-1])
 
 
+def _converged(ctx: Context) -> bool:
+    """Whether the gradient norm at the end (median of the last tenth) is below ``converged_grad`` of its level at
+    the start (first tenth): full-batch GD at its noise floor keeps a gradient pointing the same way (cos = 1)
+    with tiny updates, yet it has converged -- an lr too low never shrinks its gradient this far."""
+    _, g = ctx.series(T.GRAD_NORM)
+    if g.size < 20:
+        return False
+    n = max(1, g.size // 10)
+    return float(np.median(g[-n:])) < ctx.th.converged_grad * float(np.median(g[:n]))
+
+
 def _stalled_tail(ctx: Context) -> list[Finding]:
     """The run's end (after any decay of the lr) has stalled with tiny updates while each step still points
     downhill: the learning rate is too low *now* (a schedule that decayed too early or too far). A schedule that
     drove the lr to ~0 is a plateau instead (:func:`lr_collapse`): no few-fold larger lr would move it."""
     lo = flat_tail_start(ctx)
-    if lo is None or lr_collapse(ctx) is not None:
+    if lo is None or lr_collapse(ctx) is not None or _converged(ctx):
         return []
     mean, se, _, undershoot = agreement(ctx, lo, ctx.last_step)
     update = update_ratio(ctx, lo, ctx.last_step)
@@ -365,8 +378,10 @@ def _escape(ctx: Context) -> tuple[int, int, float, float, float | None] | None:
                 continue  # the lr changed: warm-up or decay, not an escape, explains the fall
             ratio = None
             if g.size:
-                ratio = _median_in(g_s, g, b + 1, e) / max(_median_in(g_s, g, a, b), 1e-300)
-                if not ratio > 1:
+                # over the steep first half of the fall, where the escaping direction carries the gradient
+                steep = int(lv_steps[min(j + 1 + half, k - 1)])
+                ratio = _median_in(g_s, g, b + 1, steep) / max(_median_in(g_s, g, a, b), 1e-300)
+                if not ratio > th.escape_grad_growth:
                     continue
             if best is None or (j - i, drop) > (best[1] - best[0], best[2]):
                 best = (a, b, drop, level, low, ratio)
