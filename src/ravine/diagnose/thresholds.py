@@ -1,8 +1,11 @@
 """Every number the doctor's verdicts depend on, in one place, each with where it comes from.
 
 The values are taken from the literature where it has one, or derived from a model of the dynamics (a noisy
-quadratic, an exponential approach to the floor) where it does not; none was fitted to the project's own
-fault-injection set (``benchmarks/doctor.py``), which only measures them.
+quadratic, an exponential approach to the floor) where it does not. The ones issue 12 added
+(``half_step_overshoot``, ``oscillation_kick``, ``saddle_grad_growth``, ``escape_grad_growth``, ``lr_collapse``,
+``converged_grad``) were chosen on development data only -- the dev split of the family benchmark
+(``benchmarks/doctor.py score --split dev``), the legacy scenarios and ``tests/diagnose/test_live_faults.py``
+-- and never on its held-out families; each says which runs it was chosen on.
 """
 
 from __future__ import annotations
