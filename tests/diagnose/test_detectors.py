@@ -206,10 +206,18 @@ def test_causes_and_effects_are_both_reported_and_linked() -> None:
     assert [x.kind for x in out] == ["divergence", "exploding_gradients", "overfitting"]
     assert out[1].severity == "error" and out[1].evidence["explains"] == ["divergence"]
     assert out[0].evidence["caused_by"] == ["exploding_gradients"]
-    out = combine([f("dead_units", 5), f("plateau", 0), f("vanishing_gradients", 5)])
-    assert [x.kind for x in out] == ["dead_units", "plateau", "vanishing_gradients"]
+    out = combine([f("saturation", 5), f("plateau", 0), f("vanishing_gradients", 5)])
+    assert [x.kind for x in out] == ["saturation", "plateau", "vanishing_gradients"]
     assert out[0].evidence["explains"] == ["plateau", "vanishing_gradients"]
-    assert out[2].evidence["caused_by"] == ["dead_units"] and out[2].evidence["explains"] == ["plateau"]
+    assert out[2].evidence["caused_by"] == ["saturation"] and out[2].evidence["explains"] == ["plateau"]
+    # dead units pass no gradient: the vanishing gradient behind them is their symptom (info), not a second problem
+    out = combine([f("dead_units", 5), f("plateau", 0), f("vanishing_gradients", 5)])
+    assert [(x.kind, x.severity) for x in out] == [
+        ("dead_units", "warning"),
+        ("plateau", "warning"),
+        ("vanishing_gradients", "info"),
+    ]
+    assert out[2].evidence["caused_by"] == ["dead_units"] and out[1].evidence["caused_by"] == ["dead_units"]
     # gradients that grew only after the blow-up began are its consequence: both stay, unlinked
     out = combine([f("divergence", 10, "error"), f("exploding_gradients", 50)])
     assert {x.kind for x in out} == {"divergence", "exploding_gradients"}

@@ -69,11 +69,18 @@ REFUTES: dict[str, tuple[str, ...]] = {
 """``verdict: findings that refute it`` -- one of the two cases where one finding removes another: a counterfactual
 claim ("a larger lr would go further") that another finding shows to be false."""
 
-SYMPTOMS: dict[str, tuple[str, ...]] = {"oscillation": ("dead_units", "saturation")}
-"""``instability: what it produces`` -- a learning rate beyond the stable one kills ReLUs and drives tanh or
-sigmoid units into their tails as it bounces; while the instability lasts those are its symptoms, and naming them
-as the problem sends the user to the wrong remedy (new activations instead of a lower lr). They stay in the report
-at ``info`` severity, ``caused_by`` the instability; a whole layer dead (``error``) stays a problem of its own."""
+SYMPTOMS: dict[str, tuple[str, ...]] = {
+    "oscillation": ("dead_units", "saturation"),
+    "dead_units": ("vanishing_gradients",),
+}
+"""``cause: what it produces``, applied in this order. A learning rate beyond the stable one kills ReLUs and drives
+tanh or sigmoid units into their tails as it bounces; while the instability lasts those are its symptoms, and
+naming them as the problem sends the user to the wrong remedy (new activations instead of a lower lr). Dead units
+pass no gradient, so the layers before them get none: that is the dead units, not gradients shrinking through
+depth (on the dev families of issue 12 the layer gradient ratio of such runs, measured without the doctor, stayed
+above 1e-2). Symptoms stay in the report at ``info`` severity, ``caused_by`` their cause; a whole layer dead
+(``error``) stays a problem of its own. Saturation is not listed: saturated units shrink the gradient through
+depth, and both are reported."""
 
 _CURVE_CHECKS = ("divergence", "oscillation", "plateau", "lr_too_low", "saddle")
 
@@ -147,14 +154,18 @@ def combine(findings: Sequence[Finding]) -> list[Finding]:
     (:data:`REFUTES`), turn the symptoms of an instability into info (:data:`SYMPTOMS`), and drop info findings
     of a kind that also has a real one."""
     real = {f.kind: f for f in findings if f.severity != "info"}
-    demoted = {
-        k for cause, ks in SYMPTOMS.items() if cause in real for k in ks if k in real and real[k].severity != "error"
-    }
-    for k in demoted:
-        causes = [c for c, ks in SYMPTOMS.items() if c in real and k in ks]
-        f = real.pop(k)
-        evidence = dict(f.evidence, caused_by=causes)
-        findings = [dataclasses.replace(x, severity="info", evidence=evidence) if x is f else x for x in findings]
+    demoted: set[str] = set()
+    for cause, symptoms in SYMPTOMS.items():  # in order: a demoted cause demotes nothing
+        if cause not in real:
+            continue
+        for k in symptoms:
+            if k in real and real[k].severity != "error":
+                f = real.pop(k)
+                demoted.add(k)
+                evidence = dict(f.evidence, caused_by=[cause])
+                findings = [
+                    dataclasses.replace(x, severity="info", evidence=evidence) if x is f else x for x in findings
+                ]
     refuted = {k for k, by in REFUTES.items() if k in real and any(_refutes(real.get(b)) for b in by)}
     explains: dict[str, list[str]] = {}
     caused_by: dict[str, list[str]] = {}
