@@ -70,12 +70,14 @@ REFUTES: dict[str, tuple[str, ...]] = {
 claim ("a larger lr would go further") that another finding shows to be false."""
 
 SYMPTOMS: dict[str, tuple[str, ...]] = {
-    "oscillation": ("dead_units", "saturation"),
+    "oscillation": ("dead_units", "saturation", "saddle"),
     "dead_units": ("vanishing_gradients",),
 }
 """``cause: what it produces``, applied in this order. A learning rate beyond the stable one kills ReLUs and drives
 tanh or sigmoid units into their tails as it bounces; while the instability lasts those are its symptoms, and
-naming them as the problem sends the user to the wrong remedy (new activations instead of a lower lr). Dead units
+naming them as the problem sends the user to the wrong remedy (new activations instead of a lower lr); the
+negative curvature a probe finds where such a run stalls is the instability's too, not a saddle it sits on
+(on the dev families, RMSprop at 6-10x its stable lr). Dead units
 pass no gradient, so the layers before them get none: that is the dead units, not gradients shrinking through
 depth (on the dev families of issue 12 the layer gradient ratio of such runs, measured without the doctor, stayed
 above 1e-2). Symptoms stay in the report at ``info`` severity, ``caused_by`` their cause; a whole layer dead

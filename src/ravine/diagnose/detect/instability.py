@@ -225,7 +225,8 @@ def oscillation(ctx: Context) -> list[Finding]:
         and c.first > 0
         and c.start >= th.oscillation_kick * c.first
         and c.best > 0
-        and c.end >= 1.1 * c.best + end_se
+        # an order of magnitude more than the kick says it alone; a smaller one needs the end above the best
+        and (c.end >= 1.1 * c.best + end_se or c.start >= 5 * th.oscillation_kick * c.first)
     )
     e_steps, e = ctx.series(T.EDGE_RATIO)
     edge = float(e[e_steps >= lo].max()) if (e_steps >= lo).any() else None
