@@ -158,8 +158,8 @@ def combine(findings: Sequence[Finding]) -> list[Finding]:
     real = {f.kind: f for f in findings if f.severity != "info"}
     demoted: set[str] = set()
     for cause, symptoms in SYMPTOMS.items():  # in order: a demoted cause demotes nothing
-        if cause not in real:
-            continue
+        if cause not in real or real[cause].evidence.get("lr_sustained") is False:
+            continue  # a burst of lr that is over left its dead units behind as a problem of their own
         for k in symptoms:
             if k in real and real[k].severity != "error":
                 f = real.pop(k)

@@ -280,9 +280,17 @@ def oscillation(ctx: Context) -> list[Finding]:
             tail_level=tail_level,
             best_loss=c.best,
             lr=ctx.lr_at(int(s[-1])),
+            lr_sustained=_lr_sustained(ctx),
             progressing=progress,
         )
     ]
+
+
+def _lr_sustained(ctx: Context) -> bool:
+    """Whether the lr at the end is at least half its maximum: the instability's cause is still in effect (after
+    a transient burst of lr, the units it killed stay dead on their own)."""
+    _, lr = ctx.series(T.LR)
+    return not lr.size or float(lr[-1]) >= 0.5 * float(lr.max())
 
 
 def half_step_ratio(ctx: Context, lo: int) -> tuple[float, int] | None:
