@@ -165,7 +165,10 @@ def test_clipping_hides_an_explosion_but_not_from_the_raw_gradient() -> None:
     # the loss is fine (clipping keeps it so) but the raw gradient norm grows 1000-fold and training stalls
     loss = noisy(np.full(N, 1.0), 0.05, 14)
     grad = np.exp(np.linspace(0, np.log(1e3), N))
-    assert kinds(trace(loss, grad_norm=grad)) == ["exploding_gradients"]
+    found = {f.kind: f for f in diagnose(trace(loss, grad_norm=grad)).report.findings}
+    # the stall holds as well: it is reported, as the explosion's effect (issue 12, item 2)
+    assert set(found) == {"exploding_gradients", "plateau"}
+    assert found["plateau"].evidence["caused_by"] == ["exploding_gradients"]
 
 
 def test_sparse_but_alive_is_not_dead() -> None:
@@ -194,18 +197,41 @@ def test_saturation_of_a_hidden_layer_but_not_of_the_output_activation() -> None
     assert f.kind == "saturation" and set(f.evidence["saturated_fraction"]) == {"1"}
 
 
-def test_causes_absorb_their_effects() -> None:
+def test_causes_and_effects_are_both_reported_and_linked() -> None:
+    # issue 12, item 2: an explosion that diverges is both; dead units and the vanishing gradients they cause are both
     def f(kind: str, first: int, severity: str = "warning") -> Finding:
         return Finding(kind, severity, first, 99, kind)
 
     out = combine([f("divergence", 50, "error"), f("exploding_gradients", 10), f("overfitting", 0)])
-    assert [x.kind for x in out] == ["exploding_gradients", "overfitting"]
-    assert out[0].severity == "error" and out[0].evidence["explains"] == ["divergence"]
+    assert [x.kind for x in out] == ["divergence", "exploding_gradients", "overfitting"]
+    assert out[1].severity == "error" and out[1].evidence["explains"] == ["divergence"]
+    assert out[0].evidence["caused_by"] == ["exploding_gradients"]
+    out = combine([f("saturation", 5), f("plateau", 0), f("vanishing_gradients", 5)])
+    assert [x.kind for x in out] == ["saturation", "plateau", "vanishing_gradients"]
+    assert out[0].evidence["explains"] == ["plateau", "vanishing_gradients"]
+    assert out[2].evidence["caused_by"] == ["saturation"] and out[2].evidence["explains"] == ["plateau"]
+    # dead units pass no gradient: the vanishing gradient behind them is their symptom (info), not a second problem
     out = combine([f("dead_units", 5), f("plateau", 0), f("vanishing_gradients", 5)])
-    assert [x.kind for x in out] == ["dead_units"] and out[0].evidence["explains"] == ["plateau", "vanishing_gradients"]
-    # gradients that grew only after the blow-up began are its consequence: both stay
+    assert [(x.kind, x.severity) for x in out] == [
+        ("dead_units", "warning"),
+        ("plateau", "warning"),
+        ("vanishing_gradients", "info"),
+    ]
+    assert out[2].evidence["caused_by"] == ["dead_units"] and out[1].evidence["caused_by"] == ["dead_units"]
+    # gradients that grew only after the blow-up began are its consequence: both stay, unlinked
     out = combine([f("divergence", 10, "error"), f("exploding_gradients", 50)])
     assert {x.kind for x in out} == {"divergence", "exploding_gradients"}
+    assert "explains" not in out[1].evidence
+
+
+def test_only_a_refuted_counterfactual_is_dropped() -> None:
+    # "a larger lr would go further" is false when units are dead or the run sits on a saddle
+    def f(kind: str) -> Finding:
+        return Finding(kind, "warning", 0, 99, kind)
+
+    assert [x.kind for x in combine([f("saddle"), f("lr_too_low")])] == ["saddle"]
+    assert [x.kind for x in combine([f("saturation"), f("lr_too_low"), f("plateau")])] == ["saturation", "plateau"]
+    assert [x.kind for x in combine([f("lr_too_low"), f("plateau")])] == ["lr_too_low", "plateau"]
 
 
 def test_a_log_without_loss_skips_the_curve_checks() -> None:

@@ -192,6 +192,13 @@ def _saturation(f: Finding, s: Setup, trace: T.Trace) -> list[str]:
 
 
 def _plateau(f: Finding, s: Setup, trace: T.Trace) -> list[str]:
+    at, peak = f.evidence.get("lr_collapsed_at"), f.evidence.get("peak_lr")
+    if at is not None and peak is not None:
+        return [
+            f"the schedule drove the lr to ~0 at step {at}: keep it near lr {_lr(peak)} longer, or decay it to "
+            "a floor (e.g. 1/100 of the peak) instead of to zero",
+            "a cosine or linear decay should end where the run ends: check its length (T_max, total_steps)",
+        ]
     out = []
     if not s.adaptive and not s.momentum:
         out.append("add momentum: SGD(momentum=0.9) or Nesterov carries the iterate across flat regions")

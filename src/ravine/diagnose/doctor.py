@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -20,9 +21,12 @@ from ravine.diagnose.logs.jsonl import JsonlWriter
 from ravine.diagnose.thresholds import Thresholds
 
 _FLUSH_EVERY = 64
-_ACTIVATION_RUN = 20  # activation statistics: at least every step / 20 steps
+_ACTIVATION_RUN = 20  # activation statistics: at least every step / 20 steps ...
+_BURST_SHARE = 4  # ... on consecutive steps until a quarter of a dead-unit window is seen, so that a window
+# spans at most 4 sampling intervals and units that die mid-run show within ~step / 5 steps, not never
 _SAMPLES_RUN = 100  # sampled measures: at least every step / 100 steps
 _NORM_RUN = 200  # the global gradient norm: every step up to step 400, then every step / 200
+_HALF_EVERY, _HALF_RUN = 10, 50  # the half-step probe (with a closure): every 10 steps, or step / 50
 
 
 class Doctor:
@@ -36,7 +40,9 @@ class Doctor:
     (or ``step / 20``) steps (forward hooks attached for that step only). The statistics judge windows that
     are fractions of the run, so a fixed number of samples per window is enough: that keeps the cost at a few
     per cent.
-    With a ``closure`` it can probe the curvature (Hessian eigenvalues) when a verdict hinges on it.
+    With a ``closure``, or a ``loss_fn`` and the step's ``batch``, it can probe the curvature (Hessian
+    eigenvalues by Hessian-vector products, and the preconditioned sharpness against the optimiser's stability
+    limit) when a verdict hinges on it.
 
     Args:
         model: the model being trained.
@@ -52,6 +58,8 @@ class Doctor:
         on_finding: called with each finding when it first appears at warning or error severity.
         echo: print a line to stderr when a finding first appears.
         thresholds: decision thresholds (:class:`Thresholds`).
+        loss_fn: ``loss_fn(model(inputs), targets)`` recomputes a batch loss; with it, ``after_backward(loss,
+            batch=(inputs, targets))`` lets the doctor probe the curvature without a closure.
 
     Example:
         >>> import torch
@@ -85,6 +93,7 @@ class Doctor:
         on_finding: Callable[[Finding], None] | None = None,
         echo: bool = True,
         thresholds: Thresholds | None = None,
+        loss_fn: Callable[[Any, Any], Tensor] | None = None,
     ) -> None:
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -93,7 +102,12 @@ class Doctor:
         for name, v in (("sample_every", sample_every), ("check_every", check_every)):
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        if loss_fn is not None and not callable(loss_fn):
+            raise TypeError(
+                f"loss_fn must be callable as loss_fn(model(inputs), targets), got {type(loss_fn).__name__}"
+            )
         self.model, self.optimizer = model, optimizer
+        self.loss_fn = loss_fn
         self.thresholds = thresholds or Thresholds()
         self.sample_every, self.check_every = sample_every, check_every
         self.on_finding, self.echo = on_finding, echo
@@ -110,6 +124,12 @@ class Doctor:
         self.coords = measures.Coordinates(self.params)
         self._snapshot: list[Tensor | None] | None = None
         self._neg_update: list[Tensor | None] | None = None
+        self._prev_neg: list[Tensor | None] | None = None  # -dw_t, while dw_{t+1} is measured
+        self._snapshot2: list[Tensor | None] | None = None
+        self._half_steps = _Every(_HALF_EVERY, _HALF_RUN)
+        self._half: tuple[Callable[[], Tensor], list[Tensor], float] | None = None
+        self.probe_seconds = 0.0
+        """Seconds spent in the probes that need a closure (half step, curvature), apart from the rest."""
         self._update_step = -1
         self._next_check = check_every
         self._announced: set[str] = set()
@@ -122,13 +142,20 @@ class Doctor:
         self._norms = _Every(1, _NORM_RUN)
         self._samples = _Every(sample_every, _SAMPLES_RUN)
         self._activation_samples = _Every(sample_every, _ACTIVATION_RUN)
+        self._burst = 0  # inputs seen in the current activation burst
         self._writer = JsonlWriter(log, self.trace.meta) if log is not None else None
         self._closed = False
         if self.monitor is not None and self._activation_samples.take(0):
             self.monitor.arm()
 
     # -- the contract --------------------------------------------------------------------------------------
-    def after_backward(self, loss: Tensor | float, closure: Callable[[], Tensor] | None = None) -> None:
+    def after_backward(
+        self,
+        loss: Tensor | float,
+        closure: Callable[[], Tensor] | None = None,
+        *,
+        batch: tuple[Any, Any] | None = None,
+    ) -> None:
         """Read this step's loss and raw gradients; call after ``loss.backward()``, before clipping and ``step``.
 
         Args:
@@ -136,7 +163,11 @@ class Doctor:
             closure: optional; recomputes this batch's loss at the current weights (forward only, e.g.
                 ``lambda: loss_fn(model(x), y)``). It lets the doctor probe the curvature (saddle points, edge of
                 stability) on the rare steps where that can change a verdict; it is never called otherwise.
+            batch: optional, with ``Doctor(..., loss_fn=...)``: this step's ``(inputs, targets)``; the doctor then
+                builds that closure itself, ``lambda: loss_fn(model(inputs), targets)``.
         """
+        if batch is not None:
+            closure = self._closure_for(batch, closure)
         if self._closed:
             self._check_open()
         if self._in_step:  # after_step was not called: the previous step is over
@@ -164,17 +195,23 @@ class Doctor:
             agreement = measures.step_agreement(self.coords, grads, self._neg_update)
             if math.isfinite(agreement):
                 self.trace.add(T.STEP_AGREEMENT, step - 1, agreement)
+            self._prev_neg = self._neg_update  # this step's update is measured too: cos(dw_t, dw_{t+1})
         self._neg_update = None
         if sampled:
             self._layer_grad_norms(step, grads, present, norms)
             self._snapshot = self.coords.take(self.params)
+        elif self._prev_neg is not None:
+            self._snapshot2 = self.coords.take(self.params)
         if self.monitor is not None and self.monitor.armed:
             self.monitor.disarm()
+            self._burst += self.monitor.inputs_seen
             self._collect_activations(step)
         if self._recorder.active:  # the root module was not called: finish with what was seen
             self._recorder.finish()
         if closure is not None and self._probe_wanted:
             self._probe(step, closure)
+        if closure is not None and self._half_steps.take(step):
+            self._half_start(closure)
 
     def after_step(self) -> None:
         """Read the learning rate this step used and the update it made; call right after ``optimizer.step()``."""
@@ -279,8 +316,18 @@ class Doctor:
             lr = max(lrs) if lrs else None
         if lr is not None:
             self.trace.add(T.LR, step, lr)
-        if self._snapshot is not None:
-            after = self.coords.take(self.params)
+        if self._half is not None:
+            self._half_finish(step)
+        after = self.coords.take(self.params) if self._snapshot is not None or self._prev_neg is not None else None
+        if self._prev_neg is not None:
+            before = self._snapshot if self._snapshot is not None else self._snapshot2
+            if before is not None and after is not None:
+                neg = [None if b is None or a is None else b - a for b, a in zip(before, after, strict=True)]
+                cos = measures.cosine(self.coords, neg, self._prev_neg)
+                if math.isfinite(cos):
+                    self.trace.add(T.UPDATE_COSINE, step - 1, cos)
+            self._prev_neg = self._snapshot2 = None
+        if self._snapshot is not None and after is not None:
             total, weight_norm, per_layer, neg = measures.update_ratios(self.coords, self._snapshot, after, self.layers)
             if math.isfinite(total):
                 self.trace.add(T.UPDATE_RATIO, step, total)
@@ -292,8 +339,12 @@ class Doctor:
             self._neg_update, self._update_step, self._snapshot = neg, step, None
         self._in_step = False
         self._step += 1
-        if self.monitor is not None and self._activation_samples.take(self._step):
-            self.monitor.arm()
+        if self.monitor is not None:
+            if self._activation_samples.take(self._step):
+                self._burst = 0
+                self.monitor.arm()
+            elif 0 < self._burst < self.thresholds.dead_window_inputs // _BURST_SHARE:
+                self.monitor.arm()
         alarm = self._flush() if len(self._pending) >= _FLUSH_EVERY else False
         if alarm or self._step >= self._next_check:
             self._next_check = self._step + max(self.check_every, self._step // 3)
@@ -364,16 +415,68 @@ class Doctor:
     def _probe(self, step: int, closure: Callable[[], Tensor]) -> None:
         self._probe_wanted = False
         self._last_probe = step
+        t0 = time.perf_counter()
         try:
             c = curvature.probe(closure, self.model, self.params, self.optimizer)
         except Exception as exc:  # a probe must never break training: record why and carry on
             self._probe_failed = f"the curvature probe failed: {type(exc).__name__}: {exc}"
             return
+        finally:
+            self.probe_seconds += time.perf_counter() - t0
         self.trace.add(T.HESSIAN_MAX, step, c.hessian_max)
         self.trace.add(T.HESSIAN_MIN, step, c.hessian_min)
         if c.edge_ratio is not None:
             self.trace.add(T.EDGE_RATIO, step, c.edge_ratio)
         self.trace.meta["stability_limit"] = c.stability
+
+    def _half_start(self, closure: Callable[[], Tensor]) -> None:
+        """Before the step: the batch loss at w, and w itself (the probe step needs the whole update)."""
+        t0 = time.perf_counter()
+        try:
+            with curvature.isolated(self.model), torch.no_grad():
+                l0 = float(closure())
+            self._half = (closure, [p.detach().clone() for p in self.params], l0)
+        except Exception as exc:  # a probe must never break training
+            self._probe_failed = f"the half-step probe failed: {type(exc).__name__}: {exc}"
+        self.probe_seconds += time.perf_counter() - t0
+
+    def _half_finish(self, step: int) -> None:
+        """After the step: the same batch's loss at w + dw and at w + dw / 2 (the step at half the lr, for an
+        update linear in the lr, as SGD's, momentum's and Adam's are); the weights are put back bit for bit."""
+        assert self._half is not None
+        t0 = time.perf_counter()
+        closure, before, l0 = self._half
+        self._half = None
+        try:
+            with curvature.isolated(self.model), torch.no_grad():
+                after = [p.detach().clone() for p in self.params]
+                full = float(closure())
+                try:
+                    for p, b, a in zip(self.params, before, after, strict=True):
+                        p.copy_(b.add_(a).mul_(0.5))
+                    half = float(closure())
+                finally:
+                    for p, a in zip(self.params, after, strict=True):
+                        p.copy_(a)
+        except Exception as exc:  # a probe must never break training
+            self._probe_failed = f"the half-step probe failed: {type(exc).__name__}: {exc}"
+        else:
+            if math.isfinite(l0) and math.isfinite(full) and math.isfinite(half):
+                self.trace.add(T.PROBE_L0, step, l0)
+                self.trace.add(T.PROBE_HALF, step, half)
+                self.trace.add(T.PROBE_FULL, step, full)
+        self.probe_seconds += time.perf_counter() - t0
+
+    def _closure_for(self, batch: tuple[Any, Any], closure: Callable[[], Tensor] | None) -> Callable[[], Tensor]:
+        if closure is not None:
+            raise ValueError("pass either closure or batch to after_backward, not both")
+        if self.loss_fn is None:
+            raise ValueError("batch needs Doctor(..., loss_fn=...): the doctor must know how to score model(inputs)")
+        if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+            raise ValueError(f"batch must be a pair (inputs, targets), got {type(batch).__name__}")
+        inputs, targets = batch
+        model, loss_fn = self.model, self.loss_fn
+        return lambda: loss_fn(model(inputs), targets)
 
     def _skipped(self) -> list[tuple[str, str]]:
         out = []

@@ -203,6 +203,8 @@ class ActivationMonitor:
         self._errors: list[tuple[str, Tensor]] = []
         self._handles: list[Any] = []
         self._calls: dict[int, int] = {}
+        self.inputs_seen = 0
+        """Inputs seen by the first hooked activation since the last :meth:`collect` (a burst's size)."""
 
     @property
     def armed(self) -> bool:
@@ -261,6 +263,8 @@ class ActivationMonitor:
         if w is None or w.units != units:
             w = self.windows[key] = _Window(units)
         w.push(flat.shape[0], per_unit.all(0), self.window_inputs)
+        if key == self.modules[0][0]:
+            self.inputs_seen += flat.shape[0]
         self._records.append((key, flat.sum() / flat.numel()))
         if w.inputs >= self.window_inputs:
             what = "dead" if spec.family == "rectifier" else "stuck"
@@ -283,4 +287,5 @@ class ActivationMonitor:
         errors = [(k, x) for (k, _), x in zip(self._errors, numbers[len(records) :], strict=True)]
         closed = self._closed
         self._records, self._closed, self._errors = [], [], []
+        self.inputs_seen = 0
         return records, closed, errors

@@ -184,6 +184,25 @@ def step_agreement(coords: Coordinates, grads: Sequence[Tensor | None], neg_upda
 
 
 @torch.no_grad()
+def cosine(coords: Coordinates, a: Sequence[Tensor | None], b: Sequence[Tensor | None]) -> float:
+    """``cos(a, b)`` of two vectors given on the sampled coordinates (NaN when either is zero or not finite).
+
+    Between successive updates, ``cos(dw_{t+1}, dw_t)``, it tells an iterate that bounces across a valley
+    (successive steps reverse, cos < 0 for plain SGD beyond ``lr * lambda = 1``) from one that travels along it.
+    """
+    pairs = [(k, x, y) for k, (x, y) in enumerate(zip(a, b, strict=True)) if x is not None and y is not None]
+    if not pairs:
+        return float("nan")
+    dev = pairs[0][1].device
+    prods = torch._foreach_mul([x for _, x, _ in pairs], [y for _, _, y in pairs])
+    dots = torch.stack([p.sum().to(dev) for p in prods]).tolist()
+    dot = sum(x * coords.scale[k] for (k, _, _), x in zip(pairs, dots, strict=True))
+    denom = (sum(coords.sq_norms(a)) * sum(coords.sq_norms(b))) ** 0.5
+    ok = denom > 0 and math.isfinite(denom) and math.isfinite(dot)
+    return dot / denom if ok else float("nan")
+
+
+@torch.no_grad()
 def all_finite(params: Sequence[Tensor]) -> bool:
     """Whether every parameter is finite: one multi-tensor L2 norm (inf and NaN propagate into it), confirmed
     element-wise only if it overflows (an inf-norm reduction would be ~30x slower on CPU)."""

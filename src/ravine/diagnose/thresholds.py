@@ -1,8 +1,11 @@
 """Every number the doctor's verdicts depend on, in one place, each with where it comes from.
 
 The values are taken from the literature where it has one, or derived from a model of the dynamics (a noisy
-quadratic, an exponential approach to the floor) where it does not; none was fitted to the project's own
-fault-injection set (``benchmarks/doctor.py``), which only measures them.
+quadratic, an exponential approach to the floor) where it does not. The ones issue 12 added
+(``half_step_overshoot``, ``oscillation_kick``, ``saddle_grad_growth``, ``escape_grad_growth``, ``lr_collapse``,
+``converged_grad``) were chosen on development data only -- the dev split of the family benchmark
+(``benchmarks/doctor.py score --split dev``), the legacy scenarios and ``tests/diagnose/test_live_faults.py``
+-- and never on its held-out families; each says which runs it was chosen on.
 """
 
 from __future__ import annotations
@@ -56,6 +59,15 @@ class Thresholds:
             Hessian eigendirections; derivation in ``docs/diagnose.md``), so -0.5 means lr * lambda > 1: every step
             overshoots the valley floor and the iterate bounces from wall to wall (GD on a quadratic oscillates
             for 1 < lr * lambda < 2 and diverges above 2).
+        half_step_overshoot: the steps overshoot when, pooled over the half-step probes of the second half, the
+            update is more than this many times the best step along its own direction on its own batch
+            (``q = 1 / a*``, see :func:`ravine.diagnose.detect.instability.half_step_ratio`). 1 is where the step
+            passes the 1-D minimum; on the dev runs of issue 12 healthy runs gave q = 0.05-0.78 (SGD, Adam with
+            batches of 4, RMSprop) and runs at 3-10x the stable lr 1.16-1.72.
+        oscillation_kick: the first steps of a too-high lr multiply the loss: oscillation when the median of the
+            first five losses is this many times the loss before training and the run ends above its best level
+            (or, at 5x this, whatever the end). Dev families of issue 12 (Adam on spirals and IMDB, RMSprop on
+            Fashion-MNIST at 3-10x the stable lr): 3.7-400x; none of the 30 healthy dev runs was flagged by it.
         lr_low_agreement: a larger step would lower the loss when the mean step agreement is above this: it is
             the sign of the hypergradient dL/dlr (Baydin et al., ICLR 2018, Sec. 2; Cockpit's alpha < 0, Schneider
             et al. NeurIPS 2021, Sec. 3), and at the noise floor it is <= 0 (see oscillation_agreement).
@@ -72,6 +84,24 @@ class Thresholds:
             fraction of the largest one: small negative eigenvalues are everywhere in training (Alain et al.
             2019; Ghorbani et al. ICML 2019, Sec. 3), a comparable one is a way down (Dauphin et al., NeurIPS
             2014).
+        saddle_grad_growth: without a curvature probe, a stall is at a saddle when the gradient norm grows steadily
+            by this factor over it while the loss stays flat (``d|g|^2/dt = -2 lr g^T H g`` grows only along
+            negative curvature). Chosen on the dev runs of issue 12: a small-init deep linear net under full-batch
+            GD 1.45x over 800 stalled steps; the lr-too-low runs of ``benchmarks/doctor.py`` (SGD on MNIST,
+            stuck) <= 1.08x.
+        lr_collapse: a schedule has collapsed the lr when it ends at or below this fraction of its peak, mid-run,
+            and the loss stops there (a plateau, with schedule advice; ``lr_too_low`` is about a few-fold too small
+            lr). Chosen between the two labelled cases: a 1000x cut that a larger lr would fix
+            (``benchmarks/doctor.py`` ``low_decayed_early``, lr_too_low) and issue 12's schedule driven to ~0
+            (1e-7 of the peak in its dev run, plateau).
+        converged_grad: a flat tail is convergence, not an lr too low, once the gradient norm has shrunk below this
+            fraction of its starting level (the dev families of issue 12: full-batch GD converged to a regression's
+            noise floor, flagged lr_too_low before).
+        escape_grad_growth: an escape from a stall counts as leaving a saddle only when the gradient norm over the
+            steep first half of the fall is at least this many times its level during the stall (the unstable
+            direction grows exponentially as the iterate leaves). Dev families of issue 12: healthy Adam on
+            spirals, whose loss has a stage-like drop, 1.38x; the saddle escapes of ``benchmarks/doctor.py``
+            (deep linear, tanh with momentum, small-init MNIST MLP) pass at 2x.
         agreement_z: a mean step agreement counts only when it is this many standard errors from the threshold.
         min_agreement_samples: fewer samples and the step agreement is not used.
     """
@@ -93,6 +123,8 @@ class Thresholds:
     overfit_evals_after_best: int = 2
     overfit_acc_drop: float = 0.03
     oscillation_agreement: float = -0.5
+    half_step_overshoot: float = 1.0
+    oscillation_kick: float = 2.0
     lr_low_agreement: float = 0.1
     lr_low_tail_share: float = 0.15
     lr_low_update_ratio: float = 1e-3
@@ -100,6 +132,10 @@ class Thresholds:
     stall_fraction: float = 0.2
     escape_drop: float = 0.3
     saddle_curvature_ratio: float = 0.1
+    saddle_grad_growth: float = 1.3
+    lr_collapse: float = 1e-4
+    converged_grad: float = 0.01
+    escape_grad_growth: float = 2.0
     agreement_z: float = 3.0
     min_agreement_samples: int = 8
 
@@ -118,6 +154,8 @@ class Thresholds:
             "escape_drop",
             "lr_low_tail_share",
             "saturation_slope",
+            "lr_collapse",
+            "converged_grad",
         ):
             v = getattr(self, name)
             if not 0 < v < 1:

@@ -15,6 +15,9 @@ Series names (``/`` separates a per-layer or per-activation series from its laye
 ``update_ratio``       ||w_{t+1} - w_t|| / ||w_t|| over the weight matrices (sampled steps)
 ``weight_norm``        ||w_t|| over the weight matrices (sampled steps)
 ``step_agreement``     cos(-g_{t+1}, w_{t+1} - w_t): does the next gradient still point along the step?
+``update_cosine``      cos(w_{t+2} - w_{t+1}, w_{t+1} - w_t): does the next update go the same way (sampled)?
+``step_probe_0``, ``step_probe_half``, ``step_probe_full``  a batch's loss before its step, after half of it
+                       (the step at half the lr) and after all of it (sampled, with a closure)
 ``grad_norm/L``        gradient norm of layer ``L``'s weights (sampled)
 ``update_ratio/L``     update ratio of layer ``L`` (sampled)
 ``zero_fraction/A``    fraction of activation ``A``'s outputs in its flat region (sampled batches)
@@ -45,6 +48,8 @@ PARAM_NONFINITE = "param_nonfinite"
 UPDATE_RATIO = "update_ratio"
 WEIGHT_NORM = "weight_norm"
 STEP_AGREEMENT = "step_agreement"
+UPDATE_COSINE = "update_cosine"
+PROBE_L0, PROBE_HALF, PROBE_FULL = "step_probe_0", "step_probe_half", "step_probe_full"
 ZERO_FRACTION = "zero_fraction"
 DEAD_FRACTION = "dead_fraction"
 SATURATED_FRACTION = "saturated_fraction"

@@ -1,10 +1,15 @@
 """The detectors and how their findings combine into a diagnosis.
 
-Each detector reads a :class:`~ravine.diagnose.trace.Trace` and returns findings of one kind. Then symptoms
-are folded into their cause, as a clinician names the disease rather than every symptom: gradients that
-exploded before a run diverged are the diagnosis (the divergence is their consequence); dead or saturated units
-explain vanishing gradients and a stalled loss; a learning rate too low explains a plateau. A folded finding
-is not lost: the cause lists it under ``evidence["explains"]``.
+Each detector reads a :class:`~ravine.diagnose.trace.Trace` and returns findings of one kind. Several problems
+can hold at once -- gradients that explode and a run that then diverges; saturated units and the vanishing
+gradients they cause -- so every finding that holds is reported: a finding never suppresses another kind.
+Findings that explain one another are linked instead: the cause lists its effects under
+``evidence["explains"]``, each effect its causes under ``evidence["caused_by"]``.
+
+One verdict is a counterfactual rather than a state of the run: ``lr_too_low`` claims that a larger learning
+rate would have gone further. When another finding explains the slow progress (dead or saturated units,
+vanishing or exploding gradients, a divergence, a saddle), that claim is refuted -- a larger lr does not revive
+dead units or leave a saddle sooner in proportion -- and ``lr_too_low`` is dropped (:data:`REFUTES`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from ravine.diagnose.detect.progress import lr_too_low, plateau, saddle
 from ravine.diagnose.findings import Finding, Report, sort_findings
 from ravine.diagnose.thresholds import Thresholds
 
-__all__ = ["CAUSES", "Diagnosis", "diagnose"]
+__all__ = ["CAUSES", "REFUTES", "SYMPTOMS", "Diagnosis", "combine", "diagnose"]
 
 # Run order: divergence first (others ignore what follows its onset), then saddle (a gradient that grows by
 # orders of magnitude while leaving a saddle is not an explosion; a plateau that ends in an escape is a saddle).
@@ -49,7 +54,35 @@ CAUSES: dict[str, tuple[str, ...]] = {
     "lr_too_low": ("plateau", "saddle"),
     "saddle": ("plateau",),
 }
-"""``cause: effects`` -- when both are found, the effect is folded into the cause (see module docstring)."""
+"""``cause: effects`` -- when both are found, both are reported and linked (see module docstring)."""
+
+REFUTES: dict[str, tuple[str, ...]] = {
+    "lr_too_low": (
+        "divergence",
+        "exploding_gradients",
+        "vanishing_gradients",
+        "dead_units",
+        "saturation",
+        "saddle",
+    ),
+}
+"""``verdict: findings that refute it`` -- one of the two cases where one finding removes another: a counterfactual
+claim ("a larger lr would go further") that another finding shows to be false."""
+
+SYMPTOMS: dict[str, tuple[str, ...]] = {
+    "oscillation": ("dead_units", "saturation", "saddle"),
+    "dead_units": ("vanishing_gradients",),
+}
+"""``cause: what it produces``, applied in this order. A learning rate beyond the stable one kills ReLUs and drives
+tanh or sigmoid units into their tails as it bounces; while the instability lasts those are its symptoms, and
+naming them as the problem sends the user to the wrong remedy (new activations instead of a lower lr); the
+negative curvature a probe finds where such a run stalls is the instability's too, not a saddle it sits on
+(on the dev families, RMSprop at 6-10x its stable lr). Dead units
+pass no gradient, so the layers before them get none: that is the dead units, not gradients shrinking through
+depth (on the dev families of issue 12 the layer gradient ratio of such runs, measured without the doctor, stayed
+above 1e-2). Symptoms stay in the report at ``info`` severity, ``caused_by`` their cause; a whole layer dead
+(``error``) stays a problem of its own. Saturation is not listed: saturated units shrink the gradient through
+depth, and both are reported."""
 
 _CURVE_CHECKS = ("divergence", "oscillation", "plateau", "lr_too_low", "saddle")
 
@@ -109,30 +142,63 @@ def diagnose(
     return Diagnosis(report, ctx.wants_probe)
 
 
+def _refutes(f: Finding | None) -> bool:
+    """Whether a finding refutes ``lr_too_low``: any real finding, except a saddle seen only by the curvature
+    probe -- a slow run at a tiny lr also sits where the Hessian has negative eigenvalues, and a larger lr does
+    help it; an escape or a gradient growing on tiny steps is what tells a saddle from an lr too low."""
+    if f is None:
+        return False
+    return not (f.kind == "saddle" and "hessian_min" in f.evidence and "grad_norm_growth" not in f.evidence)
+
+
 def combine(findings: Sequence[Finding]) -> list[Finding]:
-    """Fold effects into causes (:data:`CAUSES`); info findings of a kind that also has a real one are dropped."""
+    """Link causes and effects (:data:`CAUSES`) without dropping either, drop verdicts another finding refutes
+    (:data:`REFUTES`), turn the symptoms of an instability into info (:data:`SYMPTOMS`), and drop info findings
+    of a kind that also has a real one."""
     real = {f.kind: f for f in findings if f.severity != "info"}
-    folded: dict[str, list[str]] = {}
+    demoted: set[str] = set()
+    for cause, symptoms in SYMPTOMS.items():  # in order: a demoted cause demotes nothing
+        if cause not in real or real[cause].evidence.get("lr_sustained") is False:
+            continue  # a burst of lr that is over left its dead units behind as a problem of their own
+        for k in symptoms:
+            if k in real and real[k].severity != "error":
+                f = real.pop(k)
+                demoted.add(k)
+                evidence = dict(f.evidence, caused_by=[cause])
+                findings = [
+                    dataclasses.replace(x, severity="info", evidence=evidence) if x is f else x for x in findings
+                ]
+    refuted = {k for k, by in REFUTES.items() if k in real and any(_refutes(real.get(b)) for b in by)}
+    explains: dict[str, list[str]] = {}
+    caused_by: dict[str, list[str]] = {}
     for cause, effects in CAUSES.items():
-        if cause not in real:
+        if cause not in real or cause in refuted:
             continue
         for effect in effects:
-            if effect in real and effect not in folded and cause not in folded:
-                late = cause == "exploding_gradients" and real[cause].first_step > real[effect].first_step
-                if late and effect == "divergence":
-                    continue  # gradients that grew only after the blow-up are its consequence, not its cause
-                folded.setdefault(effect, []).append(cause)
+            if effect not in real or effect in refuted:
+                continue
+            late = cause == "exploding_gradients" and real[cause].first_step > real[effect].first_step
+            if late and effect == "divergence":
+                continue  # gradients that grew only after the blow-up are its consequence, not its cause
+            explains.setdefault(cause, []).append(effect)
+            caused_by.setdefault(effect, []).append(cause)
     out = []
     for f in findings:
-        if f.kind in folded and f.severity != "info":
-            continue
         if f.severity == "info" and f.kind in real:
             continue
-        explains = sorted(k for k, causes in folded.items() if f.kind in causes)
-        if explains and f.severity != "info":
+        if f.kind in demoted:
+            if f.severity == "info" and "caused_by" in f.evidence:
+                out.append(f)
+            continue
+        if f.severity != "info" and f.kind in refuted:
+            continue
+        if f.severity != "info" and (f.kind in explains or f.kind in caused_by):
             evidence = dict(f.evidence)
-            evidence["explains"] = explains
-            if "divergence" in explains:
+            if f.kind in explains:
+                evidence["explains"] = sorted(explains[f.kind])
+            if f.kind in caused_by:
+                evidence["caused_by"] = sorted(caused_by[f.kind])
+            if "divergence" in explains.get(f.kind, ()):
                 d = real["divergence"]
                 evidence.setdefault("diverged_at", d.first_step)
                 f = dataclasses.replace(f, severity="error", last_step=max(f.last_step, d.last_step))

@@ -41,7 +41,9 @@ def dead_units(ctx: Context) -> list[Finding]:
         else:
             ctx.skip("dead_units", _why_missing(ctx, "rectifier"))
         return []
-    onset = ctx.onset()
+    # After a blow-up to NaN the activations are garbage; a loss that rose but stayed finite (a network whose
+    # units all died outputs a constant: the loss of the prior) still has readable units.
+    onset = ctx.onset() if "divergence_nonfinite" in ctx.facts else None
     dead: dict[str, float] = {}
     firsts = []
     for key, name in series.items():

@@ -33,6 +33,7 @@ def divergence(ctx: Context) -> list[Finding]:
         if not recovered:
             onset = _rise_onset(c, k)
             ctx.facts["divergence_onset"] = onset
+            ctx.facts["divergence_nonfinite"] = k
             kind_of = "NaN" if np.isnan(c.values[nonfinite][0]) else "infinite"
             out.append(
                 ctx.finding(
@@ -186,20 +187,52 @@ def oscillation(ctx: Context) -> list[Finding]:
     # is -<lr lambda>/2: at or below -0.25 the steps cover at least half the way to the valley floor), or if the
     # bounces are material: each gives back at least 5% of the progress made. Otherwise it is the slow drift
     # of a converging run (momentum and Adam dilute the agreement, hence the second test).
-    material = amplitude >= 0.05 * max(c.start - c.best, 0.0) and amplitude > 0
+    # A bounce is material when it gives back 5% of the progress made, counted from the loss before training
+    # when the first steps blew it up (an early spike to 100x the initial loss would make any bounce look small).
+    start = min(c.start, c.first) if math.isfinite(c.first) else c.start
+    tail_level = stats.level(v)
+    material = amplitude > 0 and amplitude >= 0.05 * max(start - c.best, 0.0)
     blame_lr = a.size < th.min_agreement_samples or agreement <= 0.5 * th.oscillation_agreement or material
-    bouncing = ((vr > crit and rises >= 2) or (rho1 < -0.5)) and blame_lr
+    # One significant rise in the second half is enough when the whole run (after its first tenth) also has
+    # structure beyond batch noise: an unstable lr bounces all along, a converging run's single bump does not
+    # (on the dev runs of issue 12: whole-run VR 2.2-3.7x its critical value at 3-10x the stable lr, <= 0.9x
+    # for healthy and overfitting runs).
+    bouncing = ((vr > crit and (rises >= 2 or (rises >= 1 and _persistent(c)))) or (rho1 < -0.5)) and blame_lr
     overshoot = (
         a.size >= th.min_agreement_samples
         and agreement < th.oscillation_agreement
         and abs(agreement) > th.agreement_z * se
     )
+    u_steps, u = ctx.series(T.UPDATE_COSINE)
+    u = u[u_steps >= lo]
+    u_mean, u_se = stats.mean_and_se(u)
+    reversing = (
+        u.size >= th.min_agreement_samples and u_mean < th.oscillation_agreement and abs(u_mean) > th.agreement_z * u_se
+    )
+    half = half_step_ratio(ctx, lo)
+    # At a converged run's noise floor every step overshoots on average (the mean step agreement is -lr lambda / 2
+    # there), so long steps count only while the loss sits materially above the best level it reached.
+    above = tail_level >= 1.1 * c.best + 3 * math.sqrt(2) * c.level_se(c.width) if c.best > 0 else False
+    too_long = half is not None and half[0] > th.half_step_overshoot and above
     lost = _lost_progress(c, s, v)
+    # The first steps multiplied the loss (the median of the first five is 2x the loss before training) and the
+    # run ends above the best it reached: an lr beyond the stable one from the start, whose bounces settled
+    # into a level a lower lr would undercut (Adam's and RMSprop's first steps are lr-sized in every coordinate).
+    tail_sigma = stats.noise_sigma(v)  # the tail's own noise: the early blow-up inflates the whole run's
+    end_se = 3 * math.sqrt(2) * stats.MEDIAN_SE * tail_sigma / math.sqrt(c.width) if math.isfinite(tail_sigma) else 0
+    kicked = (
+        math.isfinite(c.first)
+        and c.first > 0
+        and c.start >= th.oscillation_kick * c.first
+        and c.best > 0
+        # an order of magnitude more than the kick says it alone; a smaller one needs the end above the best
+        and (c.end >= 1.1 * c.best + end_se or c.start >= 5 * th.oscillation_kick * c.first)
+    )
     e_steps, e = ctx.series(T.EDGE_RATIO)
     edge = float(e[e_steps >= lo].max()) if (e_steps >= lo).any() else None
     unstable = edge is not None and edge > 1.0
-    if not bouncing and not lost and not overshoot and not (unstable and not progress):
-        if (rises >= 2 or (a.size and agreement < 0.5 * th.oscillation_agreement)) and edge is None:
+    if not (bouncing or lost or overshoot or reversing or too_long or kicked or (unstable and not progress)):
+        if (rises >= 1 or vr > crit or (a.size and agreement < 0.5 * th.oscillation_agreement)) and edge is None:
             ctx.wants_probe = True
         return []
     why = []
@@ -213,6 +246,18 @@ def oscillation(ctx: Context) -> list[Finding]:
         why.append(f"the loss bounces around {stats.level(v):.3g}, far above the {c.best:.3g} it reached earlier")
     if overshoot:
         why.append(f"each step overshoots (mean cos(-g_next, dw) = {agreement:.2f})")
+    if kicked:
+        why.append(
+            f"the first steps raised the loss {c.start / c.first:.3g}x and it ends at {c.end:.3g}, above the "
+            f"{c.best:.3g} it reached"
+        )
+    if reversing:
+        why.append(f"successive updates reverse (mean cos(dw_next, dw) = {u_mean:.2f})")
+    if too_long:
+        why.append(
+            f"the steps are {half[0]:.2g}x the best step along their own direction on their own batch: "
+            "a step at half the lr lowers the batch loss more"
+        )
     if unstable:
         why.append(f"the sharpest direction is beyond the optimiser's stability limit ({edge:.2f}x)")
     return [
@@ -228,22 +273,71 @@ def oscillation(ctx: Context) -> list[Finding]:
             significant_rises=rises,
             lag1_autocorrelation=rho1,
             step_agreement=agreement if a.size else None,
+            update_cosine=u_mean if u.size else None,
+            half_step_ratio=half[0] if half is not None else None,
+            half_step_probes=half[1] if half is not None else None,
             edge_ratio=edge,
-            tail_level=stats.level(v),
+            tail_level=tail_level,
             best_loss=c.best,
             lr=ctx.lr_at(int(s[-1])),
+            lr_sustained=_lr_sustained(ctx),
             progressing=progress,
         )
     ]
 
 
+def _lr_sustained(ctx: Context) -> bool:
+    """Whether the lr at the end is at least half its maximum: the instability's cause is still in effect (after
+    a transient burst of lr, the units it killed stay dead on their own)."""
+    _, lr = ctx.series(T.LR)
+    return not lr.size or float(lr[-1]) >= 0.5 * float(lr.max())
+
+
+def half_step_ratio(ctx: Context, lo: int) -> tuple[float, int] | None:
+    """How long the steps are against the best step along their own direction, from the half-step probes at or
+    after ``lo``: ``(q, probes)`` or None with fewer than ``min_agreement_samples`` probes.
+
+    With the batch loss at w, w + dw / 2 and w + dw fitted by ``L(a) = L0 + b a + c a^2`` (a = fraction of the
+    step), the best fraction is ``a* = -b / 2c``; pooled over the probes (sums of b and c, which averages out the
+    batch-to-batch noise of small batches), ``q = 2 sum(c) / -sum(b) = 1 / a*``. ``q > 1``: the step goes past
+    the 1-D minimum (at ``q > 2`` it raises the batch loss); a converging run's steps stop short of it.
+    """
+    s, l0 = ctx.series(T.PROBE_L0)
+    _, lh = ctx.series(T.PROBE_HALF)
+    _, l1 = ctx.series(T.PROBE_FULL)
+    if not (s.size == lh.size == l1.size):
+        return None
+    keep = s >= lo
+    l0, lh, l1 = l0[keep], lh[keep], l1[keep]
+    if l0.size < ctx.th.min_agreement_samples:
+        return None
+    descent = float(np.sum(3 * l0 + l1 - 4 * lh))  # -b, summed
+    curvature = float(np.sum(2 * (l1 - 2 * lh + l0)))  # c, summed
+    if curvature <= 0:
+        return 0.0, int(l0.size)  # no positive curvature along the steps: a longer step would do no worse
+    return (2 * curvature / descent if descent > 0 else math.inf), int(l0.size)
+
+
+def _persistent(c) -> bool:
+    """Whether the losses after the first tenth of the run reject i.i.d. noise around a falling trend
+    (variance ratio over 20 blocks, p < 0.001)."""
+    v = c.fvalues[c.n // 10 :]
+    k = max(5, v.size // 20)
+    if v.size < 4 * k:
+        return False
+    vr, m = stats.variance_ratio(stats.detrend_blocks(v, k), k)
+    return m >= 3 and vr > stats.chi2_upper(m - 1, 1e-3)
+
+
 def _lost_progress(c, s: np.ndarray, v: np.ndarray) -> bool:
     """The second half sits well above the run's best level (by 3 standard errors and 25%) and has given back at
-    least half of the progress made -- an unstable run that neither converges nor blows up 4x."""
-    if not (c.best > 0 and math.isfinite(c.sigma)):
+    least half of the progress made -- an unstable run that neither converges nor blows up 4x. The standard
+    error is the second half's own: an early blow-up inflates the whole run's noise estimate."""
+    sigma = stats.noise_sigma(v)
+    if not (c.best > 0 and math.isfinite(sigma)):
         return False
     level = stats.level(v)
-    margin = 3 * math.sqrt(2) * c.level_se(c.width)
+    margin = 3 * math.sqrt(2) * stats.MEDIAN_SE * sigma / math.sqrt(max(c.width, 1))
     return level - c.best > margin and level >= 1.25 * c.best and level - c.best >= 0.5 * max(c.start - c.best, 0.0)
 
 

@@ -79,6 +79,8 @@ def lr_too_low(ctx: Context) -> list[Finding]:
     share = (q - z) / progress if significant else math.nan
     falling = significant and share >= th.lr_low_tail_share
     stalled = not significant or progress < th.stuck_progress * abs(a) or flat_tail_start(ctx) is not None
+    if stalled and not (falling or not significant or progress < th.stuck_progress * abs(a)) and _converged(ctx):
+        stalled = False  # a flat tail after the gradient has shrunk by orders of magnitude is a converged run
     mean, se, count, undershoot = agreement(ctx, lo + (hi - lo) // 2, hi)
     update = update_ratio(ctx, lo, hi)
     if update == 0:
@@ -123,11 +125,52 @@ def lr_too_low(ctx: Context) -> list[Finding]:
     ]
 
 
+def lr_collapse(ctx: Context) -> tuple[int, float, float] | None:
+    """A schedule drove the lr to ~0 mid-run and the loss stopped there: ``(step of the collapse, peak lr, lr at
+    the end)``, or None. Collapsed: the lr stayed at or below ``lr_collapse`` of its peak from some step on, for
+    at least ``stall_fraction`` of the run, and over that stretch the loss fell by less than 3 standard errors
+    (or 1%) -- read from the loss and lr series alone, so a scalar log shows it too."""
+    c = ctx.curve
+    s, lr = ctx.series(T.LR)
+    if c is None or c.n < ctx.th.min_steps or s.size < 2:
+        return None
+    peak = float(lr.max())
+    if not peak > 0 or float(lr[-1]) > ctx.th.lr_collapse * peak:
+        return None
+    high = np.nonzero(lr > ctx.th.lr_collapse * peak)[0]
+    at = int(s[high[-1] + 1]) if high.size else int(s[0])
+    span = int(c.fsteps[-1]) - int(c.fsteps[0])
+    if at <= int(c.fsteps[0]) or int(c.fsteps[-1]) - at < ctx.th.stall_fraction * span:
+        return None  # from the start, or too late to judge: a low lr, not a collapse mid-run
+    _, v = c.segment(at, int(c.fsteps[-1]))
+    n = max(ctx.th.min_window, v.size // 5)
+    if v.size < 2 * n:
+        return None
+    drop = float(np.median(v[:n]) - np.median(v[-n:]))
+    sigma = stats.noise_sigma(v)
+    se = stats.MEDIAN_SE * sigma * math.sqrt(2.0 / n) if math.isfinite(sigma) else 0.0
+    if drop > 3 * se and drop > 0.01 * abs(float(np.median(v[:n]))):
+        return None  # still descending at the low lr
+    return at, peak, float(lr[-1])
+
+
+def _converged(ctx: Context) -> bool:
+    """Whether the gradient norm at the end (median of the last tenth) is below ``converged_grad`` of its level at
+    the start (first tenth): full-batch GD at its noise floor keeps a gradient pointing the same way (cos = 1)
+    with tiny updates, yet it has converged -- an lr too low never shrinks its gradient this far."""
+    _, g = ctx.series(T.GRAD_NORM)
+    if g.size < 20:
+        return False
+    n = max(1, g.size // 10)
+    return float(np.median(g[-n:])) < ctx.th.converged_grad * float(np.median(g[:n]))
+
+
 def _stalled_tail(ctx: Context) -> list[Finding]:
     """The run's end (after any decay of the lr) has stalled with tiny updates while each step still points
-    downhill: the learning rate is too low *now* (a schedule that decayed too early or too far)."""
+    downhill: the learning rate is too low *now* (a schedule that decayed too early or too far). A schedule that
+    drove the lr to ~0 is a plateau instead (:func:`lr_collapse`): no few-fold larger lr would move it."""
     lo = flat_tail_start(ctx)
-    if lo is None:
+    if lo is None or lr_collapse(ctx) is not None or _converged(ctx):
         return []
     mean, se, _, undershoot = agreement(ctx, lo, ctx.last_step)
     update = update_ratio(ctx, lo, ctx.last_step)
@@ -222,7 +265,23 @@ def saddle(ctx: Context) -> list[Finding]:
     probe = _probe_in(ctx, lo)
     if probe is None:
         ctx.wants_probe = True
-        return []
+        growth = _sliding_off(ctx, lo)
+        if growth is None:
+            return []
+        ctx.facts["saddle_growth"] = growth
+        return [
+            ctx.finding(
+                "saddle",
+                "warning",
+                lo,
+                ctx.last_step,
+                f"the loss is stalled at {c.end:.3g} while the gradient norm grows steadily ({growth:.2g}x since "
+                f"step {lo}): the iterate is sliding off a saddle along a direction of negative curvature",
+                grad_norm_growth=growth,
+                stall_level=c.end,
+                basis="gradient growth (no curvature probe)",
+            )
+        ]
     if not _negative_curvature(ctx, probe):
         return []
     lam_max, lam_min, at = probe
@@ -241,6 +300,38 @@ def saddle(ctx: Context) -> list[Finding]:
             stall_level=c.end,
         )
     ]
+
+
+def _sliding_off(ctx: Context, lo: int) -> float | None:
+    """The growth of the gradient norm over a stall from step ``lo``, if it grows steadily (window medians rising
+    in at least 4 of 5 steps) by ``saddle_grad_growth`` or more while the loss stays flat, the updates are tiny
+    (``lr_low_update_ratio``) and the steps keep pointing downhill -- what ``lr_too_low`` would otherwise claim;
+    else None.
+
+    Along gradient descent ``d|g|^2/dt = -2 lr g^T H g``: the gradient can grow while the loss barely moves only
+    where the curvature along it is negative -- the unstable direction of a saddle, which the iterate leaves
+    exponentially (Saxe et al., ICLR 2014; Dauphin et al., NeurIPS 2014). A slow straight descent (an lr too
+    low) keeps a steady or shrinking gradient.
+    """
+    # Only a stall that would otherwise read as an lr too low -- steps that keep pointing downhill, tiny updates
+    # -- is judged here: a stuck run with normal-sized steps (shuffled labels) grows its gradient as it memorises.
+    _, _, _, undershoot = agreement(ctx, lo, ctx.last_step)
+    update = update_ratio(ctx, lo, ctx.last_step)
+    if not undershoot or update is None or not update < ctx.th.lr_low_update_ratio:
+        return None
+    s, g = ctx.series(T.GRAD_NORM)
+    g = g[s >= lo]
+    if g.size < 30:
+        return None
+    parts = np.array_split(g, 6)
+    lv = np.array([float(np.median(p)) for p in parts])
+    if not lv[0] > 0:
+        return None
+    growth = float(lv[-1] / lv[0])
+    steady = int(np.sum(np.diff(lv) > 0)) >= 4
+    # growth by orders of magnitude on a flat loss is an explosion (the loss would fall as g^2 / |lambda| if the
+    # iterate were leaving a saddle), not an escape
+    return growth if steady and ctx.th.saddle_grad_growth <= growth < ctx.th.explode_growth else None
 
 
 def _escape(ctx: Context) -> tuple[int, int, float, float, float | None] | None:
@@ -287,8 +378,10 @@ def _escape(ctx: Context) -> tuple[int, int, float, float, float | None] | None:
                 continue  # the lr changed: warm-up or decay, not an escape, explains the fall
             ratio = None
             if g.size:
-                ratio = _median_in(g_s, g, b + 1, e) / max(_median_in(g_s, g, a, b), 1e-300)
-                if not ratio > 1:
+                # over the steep first half of the fall, where the escaping direction carries the gradient
+                steep = int(lv_steps[min(j + 1 + half, k - 1)])
+                ratio = _median_in(g_s, g, b + 1, steep) / max(_median_in(g_s, g, a, b), 1e-300)
+                if not ratio > th.escape_grad_growth:
                     continue
             if best is None or (j - i, drop) > (best[1] - best[0], best[2]):
                 best = (a, b, drop, level, low, ratio)
@@ -310,8 +403,29 @@ def plateau(ctx: Context) -> list[Finding]:
     escape nor negative curvature shows a saddle (the other causes -- lr, dead or saturated units, vanishing
     gradients -- are ruled out when the findings are combined)."""
     c = ctx.curve
-    if c is None or ctx.onset() is not None or "escape" in ctx.facts or "saddle_probe" in ctx.facts:
+    # A stall that ended in an escape is over; a stall at a saddle that lasts to the end is still a plateau
+    # (both are reported, the saddle as its cause)
+    if c is None or ctx.onset() is not None or "escape" in ctx.facts:
         return []
+    collapse = lr_collapse(ctx)
+    if collapse is not None:
+        at, peak, end = collapse
+        return [
+            ctx.finding(
+                "plateau",
+                "warning",
+                at,
+                ctx.last_step,
+                f"the loss stopped moving at step {at}, when the schedule drove the lr from {peak:.3g} to "
+                f"{end:.3g} ({end / peak:.0e} of its peak)",
+                lr_collapsed_at=at,
+                peak_lr=peak,
+                end_lr=end,
+                start_loss=c.start,
+                best_loss=c.best,
+                end_loss=c.end,
+            )
+        ]
     if stuck(ctx):
         lo = int(c.fsteps[0])
         what = f"the loss never fell below {c.best:.3g} (it started at {c.start:.3g})"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -22,7 +23,7 @@ FIELDS = ("kind", "severity", "first_step", "last_step", "message", "evidence", 
 class NoDoctor:
     """Stands in when ravine.diagnose is not importable: every call does nothing, findings are None."""
 
-    def after_backward(self, loss: torch.Tensor) -> None:
+    def after_backward(self, loss: torch.Tensor, closure: Callable[[], torch.Tensor] | None = None) -> None:
         pass
 
     def after_step(self) -> None:
@@ -41,8 +42,10 @@ class Examined:
     def __init__(self, doctor: Any) -> None:
         self.doctor = doctor
 
-    def after_backward(self, loss: torch.Tensor) -> None:
-        self.doctor.after_backward(loss)
+    def after_backward(self, loss: torch.Tensor, closure: Callable[[], torch.Tensor] | None = None) -> None:
+        # The closure (the batch's objective, forward only) lets the doctor probe the curvature when a verdict
+        # hinges on it (saddle or stall, edge of stability); it is never called otherwise.
+        self.doctor.after_backward(loss, closure=closure)
 
     def after_step(self) -> None:
         self.doctor.after_step()

@@ -160,7 +160,7 @@ class _Run:
         if penalty is not None:
             objective = objective + penalty
         objective.backward()
-        self.doctor.after_backward(objective.detach())
+        self.doctor.after_backward(objective.detach(), closure=lambda: self._loss(x, y, idx))
         if getattr(self.optimizer, "needs_closure", False):  # SAM: the loss again, at the perturbed weights
             self.optimizer.step(lambda: self._objective(x, y, idx).backward())
         else:
@@ -174,6 +174,9 @@ class _Run:
 
     def _objective(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         self.optimizer.zero_grad(set_to_none=True)
+        return self._loss(x, y, idx)
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
         objective = self.task.head.loss(self.model(x), y) / len(idx)
         penalty = l2_penalty(self.model, self.task.l2)
         return objective if penalty is None else objective + penalty
