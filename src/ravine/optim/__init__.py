@@ -18,7 +18,7 @@ from ravine.optim.sam import ASAM, SAM
 from ravine.optim.schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from ravine.optim.sgd import SGD
 from ravine.optim.shampoo import Shampoo
-from ravine.optim.sparse_adam import SparseAdam as SparseAdam  # re-exported (see the note below __all__)
+from ravine.optim.sparse_adam import SparseAdam
 from ravine.optim.trust_ratio import LAMB, LARS
 
 __all__ = [
@@ -48,7 +48,6 @@ __all__ = [
     "ScheduleFreeAdamW",
     "ScheduleFreeSGD",
     "Shampoo",
+    "SparseAdam",
     "param_groups_without_decay",
 ]
-# SparseAdam (ravine.optim.SparseAdam) is left out of __all__ for now: the distributed test tables build every
-# class in __all__ on a dense model, and SparseAdam refuses dense gradients, as torch's does.
