@@ -23,6 +23,7 @@ from torch import Tensor, nn
 import ravine
 from ravine.lab.tasks import train
 from ravine.lab.tasks.base import Task, TaskData, l2_penalty
+from ravine.lab.tasks.store import RunStore
 from ravine.lr_finder.finder import Progress, find_lr, needs_closure
 from ravine.lr_finder.result import LRFinderResult
 from ravine.lr_finder.settings import Sweep
@@ -122,16 +123,9 @@ class SweepStore:
     """Finished sweeps, one JSON object per line, appended as each finishes (like :class:`RunStore`)."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self.records: dict[str, dict[str, Any]] = {}
-        if self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(rec, dict) and rec.get("format") == FORMAT and "key" in rec:
-                    self.records[rec["key"]] = rec
+        self._lines = RunStore(path, record_format=FORMAT)
+        self.path = self._lines.path
+        self.records: dict[str, dict[str, Any]] = self._lines.records
 
     def __contains__(self, key: str) -> bool:
         return key in self.records
@@ -161,12 +155,7 @@ class SweepStore:
             "torch": torch.__version__,
             "ravine": ravine.__version__,
         }
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(rec, allow_nan=False, separators=(",", ":")) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        self.records[rec["key"]] = rec
+        self._lines.add(rec)
 
 
 def cached_sweep(

@@ -15,7 +15,6 @@ every run fixes its own threads and seeds, so the results do not depend on the n
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 from collections.abc import Callable
@@ -27,45 +26,22 @@ from typing import Any
 from ravine.lab.reproduce import data as datasets
 from ravine.lab.reproduce import fit, paper
 from ravine.lab.reproduce.spec import RUN_FORMAT, Run, Settings
+from ravine.lab.tasks.store import RunStore
 
 EXPERIMENTS = {e.name: e for e in (paper.MNIST_LOGREG, paper.IMDB_LOGREG, paper.MNIST_MLP, paper.FMNIST_CNN,
                                    paper.CIFAR_CNN)}  # fmt: skip
 
 
-class RunLog:
-    """Finished runs, one JSON object per line, flushed to disk as each run ends (a torn last line is skipped).
+class RunLog(RunStore):
+    """Finished runs of a reproduction, one JSON object per line, flushed to disk as each run ends (the task lab's
+    store, holding this format's records; a torn last line is skipped).
 
     Args:
         path: the JSON-lines file (created with its directory on the first :meth:`add`).
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
-        self.path = Path(path)
-        self.records: dict[str, dict[str, Any]] = {}
-        if self.path.is_file():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError:
-                    continue  # torn by an interruption
-                if isinstance(rec, dict) and rec.get("format") == RUN_FORMAT and "key" in rec:
-                    self.records[rec["key"]] = rec
-
-    def __contains__(self, key: str) -> bool:
-        return key in self.records
-
-    def add(self, record: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+", encoding="utf-8") as f:
-            f.seek(0, os.SEEK_END)
-            if f.tell() > 0:  # a torn line must not swallow this record
-                f.seek(f.tell() - 1)
-                if f.read(1) != "\n":
-                    f.write("\n")
-            f.write(json.dumps(record, allow_nan=False, separators=(",", ":")) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        self.records[record["key"]] = record
+        super().__init__(path, record_format=RUN_FORMAT)
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,16 @@ class RunStore:
 
     Args:
         path: the JSON-lines file (created with its directory on the first :meth:`add`).
+        record_format: the ``format`` a line's record must carry to be used (the task lab's by default; the
+            reproduction and the LR-finder sweeps keep their records in this store under their own).
 
     Attributes:
         skipped: lines that could not be used (torn by an interruption, or of another record format).
     """
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, record_format: str = FORMAT) -> None:
         self.path = Path(path)
+        self.record_format = record_format
         self.records: dict[str, dict[str, Any]] = {}
         self.skipped = 0
         if self.path.is_file():
@@ -38,7 +41,7 @@ class RunStore:
                     except json.JSONDecodeError:
                         self.skipped += 1
                         continue
-                    if isinstance(rec, dict) and rec.get("format") == FORMAT and "key" in rec:
+                    if isinstance(rec, dict) and rec.get("format") == record_format and "key" in rec:
                         self.records[rec["key"]] = rec
                     else:
                         self.skipped += 1
