@@ -169,18 +169,7 @@ def step_agreement(coords: Coordinates, grads: Sequence[Tensor | None], neg_upda
     optimiser-agnostic stand-in for Cockpit's alpha (Schneider et al., NeurIPS 2021, Sec. 3). NaN when either
     vector is zero or not finite. Parameters without a gradient count as zero gradient.
     """
-    g = coords.take(grads)
-    pairs = [(k, a, b) for k, (a, b) in enumerate(zip(g, neg_update, strict=True)) if a is not None and b is not None]
-    if not pairs:
-        return float("nan")
-    dev = pairs[0][1].device
-    prods = torch._foreach_mul([a for _, a, _ in pairs], [b for _, _, b in pairs])
-    dots = torch.stack([p.sum().to(dev) for p in prods]).tolist()
-    dot = sum(x * coords.scale[k] for (k, _, _), x in zip(pairs, dots, strict=True))
-    gsq, dsq = sum(coords.sq_norms(g)), sum(coords.sq_norms(neg_update))
-    denom = (gsq * dsq) ** 0.5
-    ok = denom > 0 and math.isfinite(denom) and math.isfinite(dot)
-    return dot / denom if ok else float("nan")
+    return cosine(coords, coords.take(grads), neg_update)
 
 
 @torch.no_grad()
