@@ -234,6 +234,8 @@ def run(options: FindLrOptions, console: Console) -> int:
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         return EXIT_FAILED
     n = len(data.train)
+    if n == 0:  # the steps per epoch below would divide by zero
+        raise ValueError(f"batches is empty: the training split of {the_task.name} has no examples")
     budget = (options.epochs or the_task.epochs) * (1 if size is None else math.ceil(n / min(size, n)))
     sweep = options.sweep if options.sweep.budget is not None else replace(options.sweep, budget=budget)
     specs = {

@@ -80,6 +80,8 @@ def check_optimizer(name: str) -> None:
 def sweep(task: Task, data: TaskData, spec: SweepSpec, progress: Progress | None = None) -> LRFinderResult:
     """Run the range test ``spec`` on ``task``'s training part of ``data`` (already cut to ``spec.subset``)."""
     check_optimizer(spec.optimizer)
+    if len(data.train) == 0:  # the batch size below would divide by zero: say what is wrong instead
+        raise ValueError(f"batches is empty: the training split of {task.name} has no examples")
     with train.torch_threads(spec.threads):
         torch.manual_seed(train.stream_seed(spec.seed, 0))
         model = task.model()
