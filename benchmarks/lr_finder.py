@@ -242,6 +242,7 @@ def rows_for(case: Case, grid_res: dict, find_res: dict | None, found: dict, ref
             "curves": [curve(r) for r in results],  # what --rescore needs to try a rule without training
             "torch_lr_finder_lr": refs.get(opt, {}).get("lr"),
             "budget_steps": r0.sweep.budget,
+            "batch": r0.sweep.batch_size,
             "sweep_steps": len(r0.lrs),
             "sweep_stop": r0.stop,
             "sweep_s": r0.wall_s,
@@ -289,7 +290,7 @@ def print_selection(rows: list[dict[str, Any]]) -> None:
     """The rule selection of :mod:`_lr_finder_select` on the development rows (held-out rows are not passed on)."""
     dev = [
         {"case": r["case"], "optimizer": r["optimizer"], "family": r["family"], "tuned": r["tuned_lr"],
-         "features": r["features"], "seeds": r["seed_features"], "budget": r["budget_steps"]}
+         "features": r["features"], "seeds": r["seed_features"], "budget": r["budget_steps"], "batch": r.get("batch")}
         for r in rows if r["split"] == "dev" and r["tuned_lr"]
     ]  # fmt: skip
     (anchor, cap), chosen, cand = select.select(dev)

@@ -134,6 +134,7 @@ BATCHES = [(torch.randn(4, 3), torch.tensor([0, 1, 0, 1]))]
         ({"stop_factor": math.inf}, "stop_factor must be a finite number > 1"),
         ({"stop_factor": True}, "stop_factor must be a finite number > 1"),
         ({"budget": 0}, "budget must be an integer >= 1"),
+        ({"batch_size": 0}, "batch_size must be an integer >= 1"),
         ({"rule": "best"}, "rule must be one of"),
         ({"skip_end": -1}, "skip_end must be an integer >= 0"),
         ({"seed": -1}, "seed must be an integer >= 0"),

@@ -44,6 +44,8 @@ class Sweep:
         rule: the suggestion rule whose rate :attr:`LRFinderResult.lr` returns (see :mod:`.suggest`).
         budget: the number of optimiser steps the run you tune for will take, >= 1 (``None``:
             :data:`ravine.lr_finder.suggest.REFERENCE_STEPS`); the ``calibrated`` rule scales with it.
+        batch_size: the examples per step of that run, >= 1 (``None``:
+            :data:`ravine.lr_finder.suggest.REFERENCE_BATCH`); the ``calibrated`` rule scales SGD's rate with it.
     """
 
     start: float = 1e-7
@@ -56,6 +58,7 @@ class Sweep:
     skip_end: int = 5
     rule: str = suggest.DEFAULT_RULE
     budget: int | None = None
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
         _finite_positive("start", self.start)
@@ -79,6 +82,8 @@ class Sweep:
         _integer("skip_end", self.skip_end, 0)
         if self.budget is not None:
             _integer("budget", self.budget, 1)
+        if self.batch_size is not None:
+            _integer("batch_size", self.batch_size, 1)
         if self.rule not in suggest.RULES:
             raise ValueError(f"rule must be one of {', '.join(suggest.RULES)}, got {self.rule!r}")
         for name in ("start", "end", "smooth"):
