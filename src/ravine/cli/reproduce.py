@@ -110,7 +110,8 @@ def register(app: typer.Typer) -> None:
 
         def show(e: runner.Event) -> None:
             if e.kind == "finish" and e.run is not None and e.record is not None:
-                final = e.record["final"]
+                # the measure each run is read on: the study's eval cost, the comparisons' objective
+                final = e.record["final" if e.run.beta2 is not None else "objective_final"]
                 cost = "diverged" if final is None else f"{final:.4f}"
                 console.print(f"[{e.done}/{e.planned}] {e.run.label()}: {cost} ({e.record['wall_s']:.1f} s)")
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from ravine.cli.app import app
 from ravine.lab.reproduce import runner, verdicts
-from ravine.lab.reproduce.spec import Settings
+from ravine.lab.reproduce.spec import Settings, refined
 from ravine.report.html import results as report_results
 
 
@@ -37,7 +37,15 @@ def test_results_json_is_a_reproduction_the_report_reads(quick: tuple[Path, Path
     assert doc["complete"] is True
     for exp in doc["experiments"].values():
         for o in exp["optimizers"].values():
-            assert o["alpha"] in (None, 1e-3, 1e-2, 1e-1)
+            alphas = [g["alpha"] for g in o["grid"]]
+            coarse = [a for a in alphas if a in (1e-3, 1e-2, 1e-1)]
+            assert len(coarse) == 3
+            if o["alpha"] is not None:  # the winner of the grid, refined by quarter decades on both sides
+                winner = min((g for g in o["grid"] if not g["refined"] and g["final"] is not None),
+                             key=lambda g: (g["final"], g["alpha"]))["alpha"]  # fmt: skip
+                assert sorted(set(alphas) - set(coarse)) == list(refined(winner))
+                assert o["alpha"] == min((g for g in o["grid"] if g["final"] is not None),
+                                         key=lambda g: (g["final"], g["alpha"]))["alpha"]  # fmt: skip
             assert o["seeds"] == (2 if o["alpha"] is not None else 0)
     assert len(doc["study"]["cells"]) == 3 * 2 * 2  # beta2 x correction x quick alphas
 
@@ -60,6 +68,7 @@ def test_verdict_table_is_present_and_printed(quick: tuple[Path, Path, str]) -> 
     claims = [r[0] for r in table["rows"]]
     assert len(claims) == 10
     assert all(r[4] in ("holds", "FAILS", "n/a") for r in table["rows"])
+    assert all(r[7] in ("holds", "fails", "-") for r in table["rows"])
     assert {v["claim"] for v in doc["verdicts"]} == set(claims)
     assert "Verdicts (--quick: not a result)" in output
 

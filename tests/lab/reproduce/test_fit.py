@@ -47,8 +47,9 @@ def test_l2_and_annealing_match_torch_sgd_by_hand() -> None:
         model.bias.uniform_(-1 / math.sqrt(784), 1 / math.sqrt(784))
     sgd = torch.optim.SGD(model.parameters(), lr=ALPHA)
     order = torch.Generator().manual_seed(stream_seed(3, 1))
-    expected = []
+    expected, objective = [], []
     for epoch in range(1, EPOCHS + 1):
+        costs = []
         for group in sgd.param_groups:
             group["lr"] = ALPHA / math.sqrt(epoch)  # alpha_t = alpha / sqrt(t), t in epochs
         perm = torch.randperm(N, generator=order)
@@ -58,6 +59,8 @@ def test_l2_and_annealing_match_torch_sgd_by_hand() -> None:
             loss = F.cross_entropy(model(data.x[idx]), data.y[idx]) + 0.5 * L2 * model.weight.pow(2).sum()
             loss.backward()
             sgd.step()
+            costs.append(float(loss.detach()))
+        objective.append(math.fsum(costs) / len(costs))  # the epoch's training loss as a training loop logs it
         with torch.no_grad():
             expected.append(float(F.cross_entropy(model(data.x), data.y)))
     at_epochs = [
@@ -66,6 +69,10 @@ def test_l2_and_annealing_match_torch_sgd_by_hand() -> None:
     assert at_epochs == pytest.approx(expected, rel=1e-5)
     assert record["curve"]["alpha"][-1] == pytest.approx(ALPHA / 2)
     assert record["final"] == pytest.approx(expected[-1], rel=1e-5)
+    # the training objective (L2 term included) of every epoch, the measure the comparisons are judged on
+    assert record["curve"]["objective"] == pytest.approx(objective, rel=1e-5)
+    assert record["objective_final"] == pytest.approx(objective[-1], rel=1e-5)
+    assert record["objective_after_epoch_1"] == pytest.approx(objective[0], rel=1e-5)
 
 
 def _adam_by_hand(

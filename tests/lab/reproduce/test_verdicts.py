@@ -56,6 +56,20 @@ def test_comparison_margin_in_pooled_sd_and_robustness() -> None:
     # Neighbours: Adam {1e-3, 1e-2, 1e-1}, SGD-N {1e-2, 1e-1}; |Adam - SGD-N| <= 1 % only for (0.25, 0.252).
     assert v.robust.startswith("1/6 ")
     assert v.measured == "Adam / SGD-N = 0.9921"
+    assert v.second_measure is None  # no eval NLL in these numbers: not judged on it
+
+
+def test_the_second_measure_is_judged_apart() -> None:
+    # objective: Adam 0.274 vs SGD-N 0.276 (within 1 %); eval NLL: 0.251 vs 0.257 (2.3 % apart: the test fails)
+    numbers = {"epochs": 10, "tune_epochs": 10, "optimizers": {}}
+    for name, obj, nll in (("adam", 0.274, 0.251), ("nesterov", 0.276, 0.257)):
+        o = _opt(1e-2, obj, 0.001, [(1e-2, obj)])
+        o["nll_final"] = {"mean": nll, "sd": 0.001, "n": 3, "missing": 0}
+        numbers["optimizers"][name] = o
+    claim = next(c for c in verdicts.COMPARISONS if c.experiment == "mnist-logreg" and "like SGD" in c.claim)
+    v = verdicts.judge_comparison(claim, numbers)
+    assert (v.holds, v.second_measure) == (True, False)
+    assert v.row()[-1] == "fails" and v.row()[4] == "holds"
 
 
 def test_missing_runs_give_no_verdict() -> None:
@@ -109,10 +123,12 @@ def test_bias_correction_verdicts() -> None:
 
 
 def _rec(alpha: float, final: float | None, diverged: bool = False) -> dict:
-    return {"run": {"alpha": alpha}, "final": final, "diverged": diverged}
+    # the eval NLL ("final") ranks the other way: the choice must read the objective
+    nll = None if final is None else 1.0 - final
+    return {"run": {"alpha": alpha}, "objective_final": final, "final": nll, "diverged": diverged}
 
 
-def test_choose_alpha_on_the_training_cost() -> None:
+def test_choose_alpha_on_the_training_objective() -> None:
     assert choose_alpha([_rec(1e-3, 0.3), _rec(1e-2, 0.2), _rec(1e-1, 0.1, diverged=True)]) == 1e-2
     assert choose_alpha([_rec(1e-2, 0.2), _rec(1e-3, 0.2)]) == 1e-3  # a tie goes to the smaller alpha
     assert choose_alpha([_rec(1e-1, None, diverged=True)]) is None

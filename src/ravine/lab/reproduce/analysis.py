@@ -1,6 +1,12 @@
 """From finished runs to the numbers the verdicts and figures read: per optimiser the chosen alpha, the tuning grid
-and the seeds' mean and standard deviation (sample sd, n - 1) of the training cost at every evaluation point; per
-setting of the bias-correction study the cost after the first epoch and at the end.
+and the seeds' mean and standard deviation (sample sd, n - 1) of the training cost; per setting of the
+bias-correction study the cost after the first epoch and at the end.
+
+The comparisons' ``final`` and ``after_epoch_1`` are the training objective (the mean minibatch cost of the last,
+and of the first, epoch: what the optimisers minimise and a training loop logs), their ``curve`` the objective
+between evaluation points; ``nll_final`` and ``nll_after_epoch_1`` are the second measure, the eval-mode
+negative log-likelihood of the evaluation sample (no dropout, no L2), reported beside it. The study is read on
+the eval-mode cost: a collapse is the state of the network at the end of an epoch, not an average over it.
 
 Everything here is a plain dict of JSON-able values (it is written to results.json as it is).
 """
@@ -26,12 +32,13 @@ def mean_sd(values: list[float | None]) -> dict[str, Any]:
     }
 
 
-def _curve(records: list[dict[str, Any]]) -> dict[str, list]:
-    """Mean and sd at each evaluation point the runs share (the points of the longest run)."""
+def _curve(records: list[dict[str, Any]], series: str = "batch_loss") -> dict[str, list]:
+    """Mean and sd of ``series`` at each evaluation point the runs share (the points of the longest run); the
+    objective has no value at step 0 (no minibatch has been seen)."""
     longest = max(records, key=lambda r: len(r["curve"]["epoch"]))["curve"]
     out: dict[str, list] = {"epoch": list(longest["epoch"]), "step": list(longest["step"]), "mean": [], "sd": []}
     for i in range(len(longest["epoch"])):
-        s = mean_sd([r["curve"]["train_loss"][i] if i < len(r["curve"]["train_loss"]) else None for r in records])
+        s = mean_sd([r["curve"][series][i] if i < len(r["curve"][series]) else None for r in records])
         out["mean"].append(s["mean"])
         out["sd"].append(s["sd"])
     return out
@@ -40,11 +47,14 @@ def _curve(records: list[dict[str, Any]]) -> dict[str, list]:
 def comparison(plan: Plan, exp: paper.Experiment) -> dict[str, Any]:
     """The numbers of one comparison experiment (the part of it that has run)."""
     log = plan.log.records
-    tuning = [r for r in plan.tuning(exp) if r.key() in log]
+    planned = plan.tuning(exp)
+    coarse = len(plan.settings.grid())
     optimizers: dict[str, Any] = {}
     for o in exp.optimizers:
-        grid = [log[r.key()] for r in tuning if r.optimizer == o]
-        tuned = len(grid) == len(plan.settings.grid())
+        mine = [r for r in planned if r.optimizer == o]
+        grid = [log[r.key()] for r in mine if r.key() in log]
+        # tuned: the grid and its refinement have run (no refinement when every rate of the grid diverged)
+        tuned = len(grid) == len(mine) and (len(mine) > coarse or choose_alpha(grid) is None)
         alpha = choose_alpha(grid) if tuned else None
         seeds = (
             [] if alpha is None else [log[r.key()] for r in plan.settings.seed_runs(exp, o, alpha) if r.key() in log]
@@ -53,20 +63,26 @@ def comparison(plan: Plan, exp: paper.Experiment) -> dict[str, Any]:
             "legend": paper.LEGEND[o],
             "tuned": tuned,
             "alpha": alpha,
-            "alpha_at_edge": alpha is not None and alpha in (min(plan.settings.grid()), max(plan.settings.grid())),
+            "alpha_at_edge": alpha is not None and not min(plan.settings.grid()) < alpha < max(plan.settings.grid()),
             "grid": [
                 {
                     "alpha": r["run"]["alpha"],
-                    "final": r["final"],
-                    "after_epoch_1": r["after_epoch_1"],
+                    "final": r["objective_final"],
+                    "after_epoch_1": r["objective_after_epoch_1"],
+                    "nll_final": r["final"],
+                    "nll_after_epoch_1": r["after_epoch_1"],
+                    "refined": r["run"]["alpha"] not in plan.settings.grid(),
                     "diverged": r["diverged"],
                 }
                 for r in sorted(grid, key=lambda r: r["run"]["alpha"])
             ],
             "seeds": len(seeds),
-            "final": mean_sd([r["final"] for r in seeds]),
-            "after_epoch_1": mean_sd([r["after_epoch_1"] for r in seeds]),
+            "final": mean_sd([r["objective_final"] for r in seeds]),
+            "after_epoch_1": mean_sd([r["objective_after_epoch_1"] for r in seeds]),
+            "nll_final": mean_sd([r["final"] for r in seeds]),
+            "nll_after_epoch_1": mean_sd([r["after_epoch_1"] for r in seeds]),
             "curve": _curve(seeds) if seeds else None,
+            "nll_curve": _curve(seeds, "train_loss") if seeds else None,
             "wall_s": sum(r["wall_s"] for r in grid + seeds),
         }
     return {
@@ -79,6 +95,8 @@ def comparison(plan: Plan, exp: paper.Experiment) -> dict[str, Any]:
         "tune_epochs": plan.settings.tune_horizon(exp),
         "seeds": plan.settings.seeds,
         "subset": plan.settings.subset(exp),
+        "measure": "training objective: mean minibatch cost of the epoch (L2 term and dropout included)",
+        "second_measure": "eval-mode negative log-likelihood of the evaluation sample (no dropout, no L2)",
         "l2": exp.l2,
         "anneal": exp.anneal,
         "log_y": exp.log_y,

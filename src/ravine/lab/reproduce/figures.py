@@ -7,7 +7,9 @@
 * ``figure4_bias_correction.png`` -- loss against log10(alpha), with correction (red) and without (green), one
   column per beta2, after the first epoch (top) and at the end (bottom): figure 4's layout.
 
-Curves are the seeds' mean with a band of one sd; the legend gives each optimiser's chosen alpha.
+Comparison curves are the training objective (the mean minibatch cost between evaluation points: four points in
+the first epoch, then one per epoch), the seeds' mean with a band of one sd; the legend gives each optimiser's
+chosen alpha. Figure 4 is the eval-mode cost at the epoch ends.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def _curves(ax: Any, numbers: dict[str, Any], log_y: bool, until: float | None =
         if later:
             ax.set_ylim(0.95 * min(later), min(1.6 * max(later), ax.get_ylim()[1]))
     ax.set_xlabel("iterations over entire dataset (epochs)")
-    ax.set_ylabel("training cost")
+    ax.set_ylabel("training cost (mean minibatch objective)")
     ax.grid(alpha=0.3)
     if ax.get_lines():  # a partial result may have no seed runs yet
         ax.legend(fontsize=FONT_SIZE - 1)

@@ -85,10 +85,15 @@ def fit(exp: paper.Experiment, run: Run, train: Arrays, anneal: bool | None = No
         anneal: override ``exp.anneal`` (None: the experiment's).
 
     Returns:
-        ``{"format", "key", "run", "curve": {"epoch", "step", "alpha", "train_loss", "batch_loss"}, "final",
-        "after_epoch_1", "diverged", "diverged_epoch", "steps", "wall_s", ...}``; ``train_loss`` is the training
-        negative log-likelihood of the fixed evaluation sample without dropout and without the L2 term (figure 1's
-        "training negative log likelihood"), ``batch_loss`` the mean minibatch cost since the previous point.
+        ``{"format", "key", "run", "curve": {"epoch", "step", "alpha", "train_loss", "batch_loss", "objective"},
+        "final", "after_epoch_1", "objective_final", "objective_after_epoch_1", "diverged", "diverged_epoch",
+        "steps", "wall_s", ...}``. Two measures of the training cost:
+
+        * the training objective as the run minimised it, the mean of the minibatch costs (with the L2 term and
+          under dropout): ``curve["objective"][e - 1]`` over epoch ``e`` (``objective_final``,
+          ``objective_after_epoch_1``), and ``batch_loss`` since the previous evaluation point;
+        * the negative log-likelihood of the fixed evaluation sample in eval mode, without dropout and without the
+          L2 term, at that instant: ``train_loss`` (``final``, ``after_epoch_1``).
     """
     anneal = exp.anneal if anneal is None else anneal
     head = datasets.head(exp)
@@ -110,6 +115,10 @@ def fit(exp: paper.Experiment, run: Run, train: Arrays, anneal: bool | None = No
         inside = {round(per_epoch * k / points) for k in range(1, points)} - {0, per_epoch}
         curve: dict[str, list] = {k: [] for k in ("epoch", "step", "alpha", "train_loss", "batch_loss")}
         losses: list[float] = []
+        # The objective of each finished epoch, the mean of its minibatch costs: what a training loop logs as
+        # "the training loss of epoch e", and what the comparisons are judged and tuned on.
+        epoch_costs: list[float] = []
+        epoch_objective: list[float | None] = []
         step, diverged_epoch = 0, None
 
         def measure(alpha: float) -> bool:
@@ -139,23 +148,29 @@ def fit(exp: paper.Experiment, run: Run, train: Arrays, anneal: bool | None = No
                 opt.step()
                 step += 1
                 losses.append(float(cost.detach()))
+                epoch_costs.append(losses[-1])
                 if not math.isfinite(losses[-1]):
                     ok = False
                     break
                 if epoch == 1 and step in inside and not (ok := measure(alpha)):
                     break
             if ok:
+                epoch_objective.append(finite_or_none(math.fsum(epoch_costs) / len(epoch_costs)))
                 ok = measure(alpha)
+            epoch_costs.clear()
             if not ok:
                 diverged_epoch = epoch
                 if curve["step"][-1] != step:
                     measure(alpha)
+    curve["objective"] = epoch_objective
     return _record(run, curve, per_epoch, step, diverged_epoch, len(train), len(sample), time.perf_counter() - t0)
 
 
 def _record(
     run: Run, curve: dict[str, list], per_epoch: int, steps: int, diverged: int | None, n: int, m: int, wall: float
 ) -> dict[str, Any]:
+    objective = curve["objective"]
+
     def at_epoch(e: float) -> float | None:
         # The cost after epoch e; a run that diverged before it has none (None reads as "diverged").
         for epoch, loss in zip(curve["epoch"], curve["train_loss"], strict=True):
@@ -170,6 +185,8 @@ def _record(
         "curve": curve,
         "final": at_epoch(run.epochs) if diverged is None else None,
         "after_epoch_1": at_epoch(1.0),
+        "objective_final": objective[run.epochs - 1] if diverged is None and len(objective) >= run.epochs else None,
+        "objective_after_epoch_1": objective[0] if objective else None,
         "diverged": diverged is not None,
         "diverged_epoch": diverged,
         "steps": steps,

@@ -3,8 +3,10 @@ study, and keep every finished run in ``runs.jsonl`` so that an interrupted repr
 
 The protocol (section 6, opening paragraph: a dense grid, the best setting reported):
 
-1. *Tuning*: every optimiser at every alpha of the grid with seed 0 over the tuning budget (``tune_epochs``).
-2. *Choice*: the alpha with the lowest training cost at the end of that budget; the paper reports training cost,
+1. *Tuning*: every optimiser at every alpha of the half-decade grid with seed 0 over the tuning budget
+   (``tune_epochs``), then at the quarter-decade neighbours of its winner (:data:`.spec.REFINE_DECADES`).
+2. *Choice*: the alpha of all those with the lowest training objective in the last epoch of that budget (the mean
+   minibatch cost, :func:`.fit.fit`): the paper reports training cost and the optimisers minimise the objective,
    so the choice is made on it (not on validation accuracy, as the lab's ``compare`` does). Diverged runs never
    win; a tie goes to the smaller alpha.
 3. *Seeds*: the chosen alpha again with seeds 1..S over the whole horizon; none of them took part in the choice.
@@ -25,7 +27,7 @@ from typing import Any
 
 from ravine.lab.reproduce import data as datasets
 from ravine.lab.reproduce import fit, paper
-from ravine.lab.reproduce.spec import RUN_FORMAT, Run, Settings
+from ravine.lab.reproduce.spec import REFINE_DECADES, RUN_FORMAT, Run, Settings
 from ravine.lab.tasks.store import RunStore
 
 EXPERIMENTS = {e.name: e for e in (paper.MNIST_LOGREG, paper.IMDB_LOGREG, paper.MNIST_MLP, paper.FMNIST_CNN,
@@ -55,12 +57,17 @@ class Event:
     record: dict[str, Any] | None = None
 
 
+#: The record field alphas are chosen and comparisons judged on: the training objective of the last epoch.
+MEASURE = "objective_final"
+
+
 def choose_alpha(records: list[dict[str, Any]]) -> float | None:
-    """Step 2 above: the alpha of the lowest final training cost, diverged runs excluded; None if all diverged."""
-    ok = [r for r in records if not r["diverged"] and r["final"] is not None]
+    """Step 2 above: the alpha of the lowest training objective at the end, diverged runs excluded; None if all
+    diverged."""
+    ok = [r for r in records if not r["diverged"] and r[MEASURE] is not None]
     if not ok:
         return None
-    return float(min(ok, key=lambda r: (r["final"], r["run"]["alpha"]))["run"]["alpha"])
+    return float(min(ok, key=lambda r: (r[MEASURE], r["run"]["alpha"]))["run"]["alpha"])
 
 
 def execute(run: Run, data_dir: str | None) -> dict[str, Any]:
@@ -79,11 +86,20 @@ class Plan:
     log: RunLog
 
     def tuning(self, exp: paper.Experiment) -> list[Run]:
-        return self.settings.tune_runs(exp)
+        """The grid's runs, and the refinement runs of each optimiser whose grid is complete (step 1)."""
+        grid = self.settings.tune_runs(exp)
+        out = list(grid)
+        for o in exp.optimizers:
+            mine = [r for r in grid if r.optimizer == o]
+            if all(r.key() in self.log for r in mine):
+                best = choose_alpha([self.log.records[r.key()] for r in mine])
+                if best is not None:  # every rate diverged: nothing to refine around
+                    out += [r for r in self.settings.refine_runs(exp, o, best) if r not in out]
+        return out
 
     def chosen(self, exp: paper.Experiment) -> dict[str, float | None] | None:
-        """Each optimiser's chosen alpha, or None while a tuning run is missing."""
-        runs = self.tuning(exp)
+        """Each optimiser's chosen alpha, or None while a tuning run (grid or refinement) is missing."""
+        runs = self.tuning(exp)  # all of them done means every grid is done, so every refinement is listed
         if not all(r.key() in self.log for r in runs):
             return None
         return {o: choose_alpha([self.log.records[r.key()] for r in runs if r.optimizer == o]) for o in exp.optimizers}
@@ -131,7 +147,13 @@ def reproduce(
     for exp in plan.experiments:  # fail on missing data before any run
         datasets.training_set(exp.dataset, settings.data_dir)
     submitted: set[str] = set()
-    planned = len(plan.known()) + sum(len(e.optimizers) * settings.seeds for e in plan.experiments if not plan.seeds(e))
+    planned = len(plan.known()) + sum(
+        len(e.optimizers) * settings.seeds
+        + len(e.optimizers) * len(REFINE_DECADES)
+        - (len(plan.tuning(e)) - len(settings.tune_runs(e)))
+        for e in plan.experiments
+        if not plan.seeds(e)
+    )
 
     def done() -> int:
         return sum(r.key() in plan.log for r in plan.known())

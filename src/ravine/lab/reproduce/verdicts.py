@@ -1,10 +1,13 @@
 """The paper's qualitative claims, each turned into a test that the numbers pass or fail.
 
-A comparison claim is judged on the seeds' mean training cost at the chosen alphas (at the end of the run, or
-after the first epoch where the claim is about early progress). Its margin is in pooled seed standard deviations,
-``sqrt(mean of the involved optimisers' sd^2)``: how far the means are from the test's boundary. Its robustness is
-the share of alpha choices one grid step away (each optimiser at its chosen alpha or a neighbour on the grid) for
-which the same test passes, read from the tuning runs (seed 0, the tuning budget).
+A comparison claim is judged on the seeds' mean training objective at the chosen alphas (the mean minibatch cost
+of the last epoch, or of the first where the claim is about early progress: what the optimisers minimise, what the
+alphas were chosen on, and what a training loop logs as its training loss). The same test on the second measure,
+the eval-mode negative log-likelihood of the evaluation sample at that epoch's end, is reported beside it. Its
+margin is in pooled seed standard deviations, ``sqrt(mean of the involved optimisers' sd^2)``: how far the means
+are from the test's boundary. Its robustness is the share of alpha choices one grid step away (each optimiser at
+its chosen alpha or a neighbour on its tuning grid, refinement included) for which the same test passes, read
+from the tuning runs (seed 0, the tuning budget).
 
 The tolerances (1.05, 2 %, 1 %) and the collapse level are fixed beforehand: the first three are those of the
 independent torch.optim re-run of issue 19, the collapse level is :data:`paper.COLLAPSE_LOSS`.
@@ -34,6 +37,7 @@ class Verdict:
     holds: bool | None
     margin_sd: float | None
     robust: str
+    second_measure: bool | None = None  # the same test on the eval-mode NLL (comparisons only)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -41,10 +45,20 @@ class Verdict:
     def row(self) -> list[str]:
         verdict = {True: "holds", False: "FAILS", None: "n/a"}[self.holds]
         margin = "n/a" if self.margin_sd is None else f"{self.margin_sd:+.1f}"
-        return [self.claim, self.source, self.test, self.measured, verdict, margin, self.robust]
+        second = {True: "holds", False: "fails", None: "-"}[self.second_measure]
+        return [self.claim, self.source, self.test, self.measured, verdict, margin, self.robust, second]
 
 
-COLUMNS = ["Claim of the paper", "Where", "Test", "Measured here", "Verdict", "Margin (pooled sd)", "Robust to alpha"]
+COLUMNS = [
+    "Claim of the paper",
+    "Where",
+    "Test",
+    "Measured here",
+    "Verdict",
+    "Margin (pooled sd)",
+    "Robust to alpha",
+    "On eval NLL",
+]
 
 
 # -- tests on the losses of several optimisers -------------------------------------------------------------------
@@ -91,9 +105,11 @@ def _neighbours(alpha: float, grid: list[float]) -> list[float]:
 def judge_comparison(c: Comparison, numbers: dict[str, Any]) -> Verdict:
     """The verdict on ``c`` from one experiment's numbers (:func:`analysis.comparison`)."""
     opts = {o: numbers["optimizers"][o] for o in c.optimizers}
-    point = "the end" if c.point == "final" else "epoch 1"
-    text = f"{c.test_text} (train cost at {point}, {numbers['epochs']} epochs)"
+    point = "the last epoch" if c.point == "final" else "epoch 1"
+    text = f"{c.test_text} (training objective of {point}, {numbers['epochs']} epochs)"
     means = {o: v[c.point]["mean"] for o, v in opts.items()}
+    nll = {o: v.get(f"nll_{c.point}", {}).get("mean") for o, v in opts.items()}
+    second = None if any(m is None for m in nll.values()) else bool(c.test(nll)[0])  # type: ignore[arg-type]
     if any(v["seeds"] < numbers.get("seeds", 0) for v in opts.values()):  # an unfinished run: no verdict yet
         return Verdict(c.claim, c.source, text, "seed runs not finished", None, None, "n/a")
     if any(m is None for m in means.values()):
@@ -113,7 +129,7 @@ def judge_comparison(c: Comparison, numbers: dict[str, Any]) -> Verdict:
             total += 1
             passed += c.test(values)[0]  # type: ignore[arg-type]
     robust = f"{passed}/{total} neighbouring alpha sets (tuning runs, {numbers['tune_epochs']} ep)"
-    return Verdict(c.claim, c.source, text, c.measured(means), bool(holds), margin, robust)
+    return Verdict(c.claim, c.source, text, c.measured(means), bool(holds), margin, robust, second)
 
 
 def _fmt(v: dict[str, float], names: tuple[str, ...]) -> str:
