@@ -139,8 +139,8 @@ def draw(numbers: dict[str, dict[str, Any]], study: dict[str, Any], out: Path) -
             {
                 "file": "figure1_logreg.png",
                 "title": "Figure 1: logistic regression",
-                "caption": "Training negative log-likelihood against epochs, MNIST (alpha / sqrt(epoch), L2) and IMDB "
-                "bag of words (50 % input dropout); mean of the seeds, band one sd.",
+                "caption": "Training cost (the mean minibatch objective of each epoch) against epochs, MNIST "
+                "(alpha / sqrt(epoch), L2) and IMDB bag of words (50 % input dropout); mean of the seeds, band one sd.",
             }
         )
     if "mnist-mlp" in numbers:
