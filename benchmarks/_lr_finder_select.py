@@ -57,7 +57,12 @@ def features(r: LRFinderResult) -> dict[str, float]:
 
 
 def _scale(p: dict) -> float:
-    return (suggest.REFERENCE_STEPS / p["budget"]) ** suggest.CALIBRATION["exponent"][p["family"]]
+    """The budget and batch terms of the rule (the batch's is 1 at the development cases' batch of 128)."""
+    exp = suggest.CALIBRATION
+    batch = p.get("batch") or suggest.REFERENCE_BATCH
+    return (suggest.REFERENCE_STEPS / p["budget"]) ** exp["exponent"][p["family"]] * (
+        batch / suggest.REFERENCE_BATCH
+    ) ** exp["batch_exponent"][p["family"]]
 
 
 def fit(pairs: Sequence[dict], anchor: str, cap: float) -> dict[str, float]:

@@ -21,6 +21,10 @@ development ones in data, architecture, budget and optimiser.
 Run:  PYTHONPATH=src RAVINE_DATA=../shared/data nice -n 10 python benchmarks/lr_finder.py
       [--split dev|held-out|all] [--cases NAME ...] [--select] [--workers 2] [--sweep-seeds 4]
       [--out ravine-out/lr_finder_benchmark] [--json FILE] [--figure FILE]
+      python benchmarks/lr_finder.py --rescore FILE   (no training: re-select from a --json file's stored curves)
+
+The stores (``--out``) are not committed; the ``--json`` rows carry every sweep's curve with the grid's tuned
+rate, so a candidate rule can be re-scored on them (``--rescore``) without rerunning the grid.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from ravine.lab.tasks.base import l2_penalty
 from ravine.lab.tasks.train import stream_seed, torch_threads
 from ravine.lr_finder import Sweep, suggest
 from ravine.lr_finder import lab as finder_lab
+from ravine.lr_finder.result import LRFinderResult
 from ravine.optim import registry
 
 DEFAULTS = ("nesterov", "adagrad", "rmsprop", "adam")
@@ -234,8 +239,10 @@ def rows_for(case: Case, grid_res: dict, find_res: dict | None, found: dict, ref
             "rules": {k: s.lr for k, s in r0.suggestions.items()},
             "features": select.features(r0),
             "seed_features": [select.features(r) for r in results],
+            "curves": [curve(r) for r in results],  # what --rescore needs to try a rule without training
             "torch_lr_finder_lr": refs.get(opt, {}).get("lr"),
             "budget_steps": r0.sweep.budget,
+            "batch": r0.sweep.batch_size,
             "sweep_steps": len(r0.lrs),
             "sweep_stop": r0.stop,
             "sweep_s": r0.wall_s,
@@ -254,6 +261,49 @@ def rows_for(case: Case, grid_res: dict, find_res: dict | None, found: dict, ref
             row["gap"] = None
         out.append(row)
     return out
+
+
+CURVE = ("sweep", "family", "lrs", "losses", "smoothed", "stop")
+
+
+def curve(r: LRFinderResult) -> dict[str, Any]:
+    """The part of a sweep's record that its suggestions are computed from (the rest follows from it)."""
+    return {k: v for k, v in r.to_dict().items() if k in CURVE}
+
+
+def rescored(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` of a ``--json`` file with features recomputed from their stored curves by the current code."""
+    out = []
+    for row in rows:
+        found = [
+            LRFinderResult.build(
+                Sweep(**c["sweep"]), c["lrs"], [math.nan if x is None else x for x in c["losses"]],
+                [math.nan if x is None else x for x in c["smoothed"]], c["stop"], family=c["family"],
+            )
+            for c in row["curves"]
+        ]  # fmt: skip
+        out.append({**row, "features": select.features(found[0]), "seed_features": [select.features(r) for r in found]})
+    return out
+
+
+def print_selection(rows: list[dict[str, Any]]) -> None:
+    """The rule selection of :mod:`_lr_finder_select` on the development rows (held-out rows are not passed on)."""
+    dev = [
+        {"case": r["case"], "optimizer": r["optimizer"], "family": r["family"], "tuned": r["tuned_lr"],
+         "features": r["features"], "seeds": r["seed_features"], "budget": r["budget_steps"], "batch": r.get("batch")}
+        for r in rows if r["split"] == "dev" and r["tuned_lr"]
+    ]  # fmt: skip
+    (anchor, cap), chosen, cand = select.select(dev)
+    print("\nRule selection on the development cases: |suggested / tuned| with each case left out of the fit,")
+    print("over every sweep seed (divisors: fitted on all development cases):")
+    print("| anchor | cap | divisors | SGD-momentum and Adam: mean | worst | all optimisers: mean |")
+    print("|---|---|---|---|---|---|")
+    for c in cand:
+        print("| " + " | ".join(c) + " |")
+    print(f"chosen: anchor {anchor}, cap {cap:g}, factors (1 / divisor) {chosen}")
+    lib = suggest.CALIBRATION
+    same = anchor == "half-descent" and cap == lib["cap"] and chosen == lib["factor"]
+    print(f"the library's calibration: {lib} ({'the same' if same else 'DIFFERENT: update ravine.lr_finder.suggest'})")
 
 
 def table(rows: list[dict[str, Any]], title: str) -> str:
@@ -309,7 +359,16 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("ravine-out/lr_finder_benchmark"))
     ap.add_argument("--json", type=Path, help="write every row as JSON")
     ap.add_argument("--figure", type=Path, help="draw ravine's and torch-lr-finder's curves of a few pairs")
+    ap.add_argument(
+        "--rescore",
+        type=Path,
+        metavar="ROWS",
+        help="run no training: the selection on the development rows of a --json file, from its curves",
+    )
     args = ap.parse_args()
+    if args.rescore:
+        print_selection(rescored(json.loads(args.rescore.read_text())))
+        return
     torch.set_num_threads(1)
     cases = [
         c for c in CASES if (args.split == "all" or c.split == args.split) and (not args.cases or c.name in args.cases)
@@ -333,24 +392,7 @@ def main() -> None:
             curves[f"{case.name}: {opt}"] = (found[opt][0], refs.get(opt))
         print(f"{case.name} ({case.split}, {case.budget()}): {time.perf_counter() - t0:.0f} s", flush=True)
     if args.select:
-        dev = [
-            {"case": r["case"], "optimizer": r["optimizer"], "family": r["family"], "tuned": r["tuned_lr"],
-             "features": r["features"], "seeds": r["seed_features"], "budget": r["budget_steps"]}
-            for r in rows if r["split"] == "dev" and r["tuned_lr"]
-        ]  # fmt: skip
-        (anchor, cap), chosen, cand = select.select(dev)
-        print("\nRule selection on the development cases: |suggested / tuned| with each case left out of the fit,")
-        print("over every sweep seed (divisors: fitted on all development cases):")
-        print("| anchor | cap | divisors | SGD-momentum and Adam: mean | worst | all optimisers: mean |")
-        print("|---|---|---|---|---|---|")
-        for c in cand:
-            print("| " + " | ".join(c) + " |")
-        print(f"chosen: anchor {anchor}, cap {cap:g}, factors (1 / divisor) {chosen}")
-        lib = suggest.CALIBRATION
-        same = anchor == "half-descent" and cap == lib["cap"] and chosen == lib["factor"]
-        print(
-            f"the library's calibration: {lib} ({'the same' if same else 'DIFFERENT: update ravine.lr_finder.suggest'})"
-        )
+        print_selection(rows)
     for split in ("dev", "held-out"):
         sel = [r for r in rows if r["split"] == split]
         if sel:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from ravine.lab.tasks import TASKS, Protocol, RunStore, compare
+from ravine.lab.tasks.base import Arrays, TaskData
 from ravine.lr_finder import lab
 
 QUAD = TASKS["quadratic-deep"]
@@ -57,6 +58,14 @@ def test_sweep_is_deterministic_and_uses_the_tuning_seed() -> None:
     spec = lab.protocol_spec(QUAD, FIND.resolve(QUAD), "adam", len(data.train))
     a, b = lab.sweep(QUAD, data, spec), lab.sweep(QUAD, data, spec)
     assert a.losses == b.losses and a.family == "rms" and spec.seed == 0
+
+
+def test_sweep_of_an_empty_training_split_says_so() -> None:
+    data = QUAD.load(None)
+    empty = TaskData(Arrays(data.train.x[:0], None), data.val, data.test)
+    spec = lab.protocol_spec(QUAD, FIND.resolve(QUAD), "adam", len(data.train))
+    with pytest.raises(ValueError, match="batches is empty: the training split of quadratic-deep has no examples"):
+        lab.sweep(QUAD, empty, spec)
 
 
 def test_find_refuses_closure_optimisers() -> None:

@@ -113,8 +113,8 @@ def test_trend_is_the_median_then_the_mean() -> None:
 
 
 # -- the calibrated rule: its formula, with the library's constants ------------------------------------------------
-def _calibrated(family: str, budget: int | None) -> float:
-    s = Sweep(start=1e-5, end=10.0, steps=200, budget=budget)
+def _calibrated(family: str, budget: int | None, batch: int | None = None) -> float:
+    s = Sweep(start=1e-5, end=10.0, steps=200, budget=budget, batch_size=batch)
     r = LRFinderResult.build(s, s.lrs(), list(curve(_x())), list(curve(_x())), "completed", family=family)
     return r.suggestions["calibrated"].lr, r
 
@@ -150,3 +150,16 @@ def test_family_from_state_keys() -> None:
     assert suggest.family({"square_avg", "momentum_buffer"}) == "rms"
     assert suggest.family({"sum", "step"}) == "adagrad"
     assert suggest.family({"momentum_buffer"}) == "sgd" and suggest.family(set()) == "sgd"
+
+
+def test_calibrated_scales_sgd_linearly_with_the_batch_at_fixed_epochs() -> None:
+    """At a fixed number of epochs, 4x smaller batches mean 4x the steps: SGD's rate falls 4x (the linear scaling
+    rule: 1/2 from the budget, 1/2 from the batch), Adam's 2x (the square-root rule: the budget only), Adagrad's
+    not at all; batches of REFERENCE_BATCH, or none given, change nothing."""
+    ref = suggest.REFERENCE_BATCH
+    for family, factor in (("sgd", 0.25), ("rms", 0.5), ("adagrad", 1.0)):
+        base, _ = _calibrated(family, 4000, ref)
+        small, r = _calibrated(family, 16000, ref // 4)
+        assert small == pytest.approx(base * factor, rel=1e-2)
+        assert base == _calibrated(family, 4000)[0]
+        assert ("for batches of 32" in r.suggestions["calibrated"].rule) == (family == "sgd")

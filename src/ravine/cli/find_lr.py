@@ -234,8 +234,12 @@ def run(options: FindLrOptions, console: Console) -> int:
         console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
         return EXIT_FAILED
     n = len(data.train)
+    if n == 0:  # the steps per epoch below would divide by zero
+        raise ValueError(f"batches is empty: the training split of {the_task.name} has no examples")
     budget = (options.epochs or the_task.epochs) * (1 if size is None else math.ceil(n / min(size, n)))
     sweep = options.sweep if options.sweep.budget is not None else replace(options.sweep, budget=budget)
+    if sweep.batch_size is None:
+        sweep = replace(sweep, batch_size=n if size is None else min(size, n))
     specs = {
         name: lab.SweepSpec(
             task=the_task.name,
@@ -320,7 +324,7 @@ def document(task: Any, options: FindLrOptions, found: dict[str, Any]) -> dict[s
                 "rows": rows,
                 "note": f"sweep {options.sweep.start:g} to {options.sweep.end:g} over {options.sweep.steps} steps "
                 f"({options.sweep.mode}); stop rule on the debiased average, beta {options.sweep.smooth:g}; "
-                f"calibrated for a run of {options.sweep.budget} steps",
+                f"calibrated for a run of {options.sweep.budget} steps of {options.sweep.batch_size} examples",
             }
         ],
         "outputs": ["lr_finder.png", "lr_finder.jsonl"],

@@ -53,6 +53,7 @@ def find_lr(
     skip_end: int = 5,
     rule: str = suggest.DEFAULT_RULE,
     budget: int | None = None,
+    batch_size: int | None = None,
     step: StepFn | None = None,
     seed: int | None = None,
     progress: Progress | None = None,
@@ -68,9 +69,9 @@ def find_lr(
             given (may then be None).
         batches: a re-iterable of batches (a list, a DataLoader): the sweep calls ``iter(batches)`` again when a
             pass ends, so a short loader is cycled. A one-shot iterator is refused: the sweep would consume it.
-        start, end, steps, mode, smooth, stop_factor, skip_start, skip_end, rule, budget: the sweep and its
-            suggestions (see :class:`ravine.lr_finder.Sweep`; ``budget`` is the number of steps you will train
-            for); or pass ``sweep=Sweep(...)`` instead.
+        start, end, steps, mode, smooth, stop_factor, skip_start, skip_end, rule, budget, batch_size: the sweep
+            and its suggestions (see :class:`ravine.lr_finder.Sweep`; ``budget`` is the number of steps you will
+            train for, ``batch_size`` the examples per step); or pass ``sweep=Sweep(...)`` instead.
         step: a custom step, ``step(model, optimizer, batch) -> loss``: it computes the loss of ``batch``, calls
             ``backward`` and ``optimizer.step()`` (accumulation, AMP, clipping, a penalty ...) and returns the loss
             before the update. The finder sets ``group["lr"]`` before each call.
@@ -105,7 +106,7 @@ def find_lr(
         (True, True, 0.1)
     """
     if sweep is None:
-        sweep = Sweep(start, end, steps, mode, smooth, stop_factor, skip_start, skip_end, rule, budget)
+        sweep = Sweep(start, end, steps, mode, smooth, stop_factor, skip_start, skip_end, rule, budget, batch_size)
     elif not isinstance(sweep, Sweep):
         raise ValueError(f"sweep must be a ravine.lr_finder.Sweep, got {type(sweep).__name__}")
     check_model(model)

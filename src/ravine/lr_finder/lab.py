@@ -30,7 +30,7 @@ from ravine.lr_finder.settings import Sweep
 from ravine.optim import registry
 
 FORMAT = "ravine.lr-finder-sweep/1"
-SUGGESTION_ONLY = ("rule", "skip_start", "skip_end", "budget")  # settings that do not change the curve
+SUGGESTION_ONLY = ("rule", "skip_start", "skip_end", "budget", "batch_size")  # settings that do not change the curve
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,8 @@ def check_optimizer(name: str) -> None:
 def sweep(task: Task, data: TaskData, spec: SweepSpec, progress: Progress | None = None) -> LRFinderResult:
     """Run the range test ``spec`` on ``task``'s training part of ``data`` (already cut to ``spec.subset``)."""
     check_optimizer(spec.optimizer)
+    if len(data.train) == 0:  # the batch size below would divide by zero: say what is wrong instead
+        raise ValueError(f"batches is empty: the training split of {task.name} has no examples")
     with train.torch_threads(spec.threads):
         torch.manual_seed(train.stream_seed(spec.seed, 0))
         model = task.model()
@@ -202,6 +204,8 @@ def protocol_spec(task: Task, protocol: Any, optimizer: str, train_size: int | N
     if train_size is not None and sweep.budget is None:
         per_epoch = 1 if size is None else math.ceil(train_size / min(size, train_size))
         sweep = replace(sweep, budget=int(protocol.epochs or task.epochs) * per_epoch)
+    if train_size is not None and sweep.batch_size is None:
+        sweep = replace(sweep, batch_size=train_size if size is None else min(size, train_size))
     return SweepSpec(
         task=task.name,
         optimizer=optimizer,

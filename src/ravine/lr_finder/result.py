@@ -60,7 +60,7 @@ class LRFinderResult:
         wall_s: float = 0.0,
     ) -> LRFinderResult:
         t = suggest.trend(losses, suggest.half_width(sweep.steps))
-        found = suggest.suggest_all(lrs, t, sweep.first_kept, sweep.skip_end, family, sweep.budget)
+        found = suggest.suggest_all(lrs, t, sweep.first_kept, sweep.skip_end, family, sweep.budget, sweep.batch_size)
         return cls(sweep, tuple(lrs), tuple(losses), tuple(smoothed), tuple(t), stop, found, optimizer, family, wall_s)
 
     @property

@@ -38,12 +38,14 @@ class Sweep:
         mode: ``"exp"`` (log-spaced rates) or ``"linear"``.
         smooth: ``beta`` of the debiased exponential moving average of the loss, in [0, 1); 0 keeps the raw loss.
         stop_factor: stop once the smoothed loss exceeds ``stop_factor`` times the best smoothed loss so far
-            (> 1; ``None`` never stops early on the ratio). A non-finite loss always stops the sweep.
+            (finite, > 1; ``None`` never stops early on the ratio). A non-finite loss always stops the sweep.
         skip_start: points left out at the start before suggesting (``None``: ``steps // 10``, as fastai).
         skip_end: points left out at the end before suggesting (fastai: 5, the steepest part of a blow-up).
         rule: the suggestion rule whose rate :attr:`LRFinderResult.lr` returns (see :mod:`.suggest`).
         budget: the number of optimiser steps the run you tune for will take, >= 1 (``None``:
             :data:`ravine.lr_finder.suggest.REFERENCE_STEPS`); the ``calibrated`` rule scales with it.
+        batch_size: the examples per step of that run, >= 1 (``None``:
+            :data:`ravine.lr_finder.suggest.REFERENCE_BATCH`); the ``calibrated`` rule scales SGD's rate with it.
     """
 
     start: float = 1e-7
@@ -56,6 +58,7 @@ class Sweep:
     skip_end: int = 5
     rule: str = suggest.DEFAULT_RULE
     budget: int | None = None
+    batch_size: int | None = None
 
     def __post_init__(self) -> None:
         _finite_positive("start", self.start)
@@ -68,13 +71,19 @@ class Sweep:
         if not (_real(self.smooth) and 0.0 <= self.smooth < 1.0):
             raise ValueError(f"smooth must be a number in [0, 1), got {self.smooth!r}")
         stop = self.stop_factor
-        if stop is not None and not (isinstance(stop, (int, float)) and not isinstance(stop, bool) and stop > 1.0):
-            raise ValueError(f"stop_factor must be a number > 1 (or None: no ratio stop), got {self.stop_factor!r}")
+        # inf would mean "never stop on the ratio", which None already says; it would also make the settings
+        # unwritable as JSON (results.json, the sweep store), so it is refused here rather than after the sweep
+        if stop is not None and not (_real(stop) and stop > 1.0):
+            raise ValueError(
+                f"stop_factor must be a finite number > 1 (or None: no ratio stop), got {self.stop_factor!r}"
+            )
         if self.skip_start is not None:
             _integer("skip_start", self.skip_start, 0)
         _integer("skip_end", self.skip_end, 0)
         if self.budget is not None:
             _integer("budget", self.budget, 1)
+        if self.batch_size is not None:
+            _integer("batch_size", self.batch_size, 1)
         if self.rule not in suggest.RULES:
             raise ValueError(f"rule must be one of {', '.join(suggest.RULES)}, got {self.rule!r}")
         for name in ("start", "end", "smooth"):

@@ -79,6 +79,7 @@ class Curve:
     full_trend: np.ndarray
     family: str = "sgd"
     budget: int | None = None
+    batch: int | None = None
 
     def mark(self, name: str, lr: float, rule: str) -> Suggestion:
         k = int(np.argmin(np.abs(np.log(self.full_lrs) - math.log(lr))))
@@ -187,8 +188,8 @@ def half_descent_index(c: Curve) -> int:
 
 
 def calibrated(c: Curve) -> Suggestion | None:
-    """The half-descent rate scaled for the optimiser's family and the training budget, capped below the edge
-    (see :data:`CALIBRATION`)."""
+    """The half-descent rate scaled for the optimiser's family, the training budget and the batch size, capped
+    below the edge (see :data:`CALIBRATION`)."""
     t = c.trend
     if not t[0] - t.min() > 0:
         return None  # no descent: nothing to anchor on
@@ -196,13 +197,17 @@ def calibrated(c: Curve) -> Suggestion | None:
     fam = c.family if c.family in CALIBRATION["factor"] else "sgd"
     steps = REFERENCE_STEPS if c.budget is None else c.budget
     scale = (REFERENCE_STEPS / steps) ** CALIBRATION["exponent"][fam]
+    batch = REFERENCE_BATCH if c.batch is None else c.batch
+    noise = (batch / REFERENCE_BATCH) ** CALIBRATION["batch_exponent"][fam]
     factor = CALIBRATION["factor"][fam]
-    lr = c.lrs[k] * factor * scale
+    lr = c.lrs[k] * factor * scale * noise
     cap = c.lrs[e] / CALIBRATION["cap"]
     capped = lr > cap
     budget = f"{steps} steps" + ("" if c.budget is not None else " (the reference; pass budget= for yours)")
     why = f"half the descent is made by lr {c.lrs[k]:.3g}; x {factor:.3g} for the {fam} family"
     why += f", x {scale:.3g} for {budget}"
+    if noise != 1.0:
+        why += f", x {noise:.3g} for batches of {batch}"
     if capped:
         why += f"; capped at the edge {c.lrs[e]:.3g} / {CALIBRATION['cap']:g}"
     return c.mark("calibrated", float(f"{min(lr, cap):.3g}"), why)
@@ -226,9 +231,17 @@ def edge(c: Curve) -> Suggestion | None:
 # already decays as 1/sqrt(t), so its best base rate does not move with T (Duchi, Hazan & Singer 2011). The
 # factors and the cap were fitted on the development cases of benchmarks/lr_finder.py (--select prints them),
 # never on the held-out ones that the README quotes (docs/lr_finder.md tells the two rounds of that choice).
+# The batch: every development case trained with batches of 128 (REFERENCE_BATCH), so the factors hold there. At
+# a fixed number of epochs the budget term alone makes the rate grow as sqrt(B); SGD's noise wants it to grow as
+# B (the linear scaling rule: Goyal et al. 2017; Smith & Le 2018, SGD's noise scale lr * N / B), and Adam's only as
+# sqrt(B) (the square-root rule of Malladi et al. 2022), so SGD gets (B / 128) ** 0.5 more and the RMS family
+# nothing. Adagrad's exponent is left at 0: nothing here was measured for it. benchmarks/lr_finder_batch.py
+# measured the grid's slope d log(lr) / d log(B) on development tasks (docs/lr_finder.md) before this was set.
 REFERENCE_STEPS = 1000
+REFERENCE_BATCH = 128
 CALIBRATION: dict[str, Any] = {
     "exponent": {"sgd": 0.5, "rms": 0.5, "adagrad": 0.0},
+    "batch_exponent": {"sgd": 0.5, "rms": 0.0, "adagrad": 0.0},
     "factor": {"sgd": 6.73, "rms": 0.739, "adagrad": 1.27},
     "cap": 3.0,
 }
@@ -250,6 +263,7 @@ def suggest_all(
     skip_end: int,
     family_: str = "sgd",
     budget: int | None = None,
+    batch: int | None = None,
 ) -> dict[str, Suggestion]:
     """Every rule's suggestion for one curve of an optimiser of ``family_`` (rules that find nothing are left out)."""
     w = window(trend_, skip_start, skip_end)
@@ -258,7 +272,7 @@ def suggest_all(
     lo, hi = w
     full_lrs = np.asarray(lrs, dtype=np.float64)
     full = np.asarray(trend_, dtype=np.float64)
-    c = Curve(full_lrs[lo:hi], full[lo:hi], lo, full_lrs[: len(full)], full, family_, budget)
+    c = Curve(full_lrs[lo:hi], full[lo:hi], lo, full_lrs[: len(full)], full, family_, budget, batch)
     out = {}
     for name, rule in RULES.items():
         s = rule(c)
