@@ -218,6 +218,14 @@ def test_causes_and_effects_are_both_reported_and_linked() -> None:
         ("vanishing_gradients", "info"),
     ]
     assert out[2].evidence["caused_by"] == ["dead_units"] and out[1].evidence["caused_by"] == ["dead_units"]
+    # units an unstable lr killed are dead all the same: both reported, the oscillation as their cause
+    out = combine([f("oscillation", 5), f("dead_units", 20), f("saddle", 30)])
+    assert [(x.kind, x.severity) for x in out] == [
+        ("oscillation", "warning"),
+        ("dead_units", "warning"),
+        ("saddle", "info"),
+    ]
+    assert out[0].evidence["explains"] == ["dead_units"] and out[1].evidence["caused_by"] == ["oscillation"]
     # gradients that grew only after the blow-up began are its consequence: both stay, unlinked
     out = combine([f("divergence", 10, "error"), f("exploding_gradients", 50)])
     assert {x.kind for x in out} == {"divergence", "exploding_gradients"}

@@ -118,3 +118,35 @@ def saturation(ctx: Context) -> list[Finding]:
             slope=th.saturation_slope,
         )
     ]
+
+
+def killed_at_constant_lr(ctx: Context) -> tuple[str, float, float, str] | None:
+    """A hidden layer whose units were alive when first measured and ended dead (``dead_fraction``) or in their
+    flat tails (``saturated_fraction``) at an lr that never rose above twice its final value: ``(layer, first
+    fraction, final fraction, what)``, or None.
+
+    Units that start alive are killed at a constant lr by the steps themselves: one update that moves a ReLU's
+    pre-activation below zero on every input leaves it dead for good, and steps too long for the curvature throw
+    tanh or sigmoid units into their tails (Karpathy, CS231n notes: "if the learning rate is set too high" up to
+    40% of a network can die). A bad initialisation is dead or saturated from the first measurement; a burst of
+    lr that is over (warm-up excluded: there the lr ends at its maximum) is its own cause.
+    """
+    th = ctx.th
+    _, lr = ctx.series(T.LR)
+    if not lr.size or not float(lr[-1]) > 0 or float(lr.max()) > 2 * float(lr[-1]):
+        return None
+    onset = ctx.onset()
+    best = None
+    for prefix, limit, what in (
+        (T.DEAD_FRACTION, th.dead_fraction, "output nothing"),
+        (T.SATURATED_FRACTION, th.saturated_fraction, "saturate"),
+    ):
+        for key, name in _hidden(ctx, prefix).items():
+            _, v = ctx.series(name, onset)
+            if v.size < 2:
+                continue
+            # saturation samples are single batches: judge the end as the detector does, over the last quarter
+            end = float(v[-1]) if prefix == T.DEAD_FRACTION else float(np.mean(v[-max(1, v.size // 4) :]))
+            if float(v[0]) < limit <= end and (best is None or end - float(v[0]) > best[2] - best[1]):
+                best = (key, float(v[0]), end, what)
+    return best

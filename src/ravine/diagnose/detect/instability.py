@@ -8,6 +8,7 @@ import numpy as np
 
 from ravine.diagnose import stats
 from ravine.diagnose import trace as T
+from ravine.diagnose.detect.activations import killed_at_constant_lr
 from ravine.diagnose.detect.context import Context
 from ravine.diagnose.findings import Finding
 
@@ -231,7 +232,17 @@ def oscillation(ctx: Context) -> list[Finding]:
     e_steps, e = ctx.series(T.EDGE_RATIO)
     edge = float(e[e_steps >= lo].max()) if (e_steps >= lo).any() else None
     unstable = edge is not None and edge > 1.0
-    if not (bouncing or lost or overshoot or reversing or too_long or kicked or (unstable and not progress)):
+    # Units that die or saturate during the run count when the steps are shown to be too long -- the first steps
+    # multiplied the loss, the half-step probe puts them past the 1-D minimum, or the sharpest direction is past
+    # the stability limit: then the long steps are what killed them (units dying for another reason, or a healthy
+    # net saturating its last layer as it fits, have none of these).
+    long_steps = (
+        (math.isfinite(c.first) and c.first > 0 and c.start >= th.oscillation_kick * c.first)
+        or (half is not None and half[0] > th.half_step_overshoot)
+        or unstable
+    )
+    killed = killed_at_constant_lr(ctx) if long_steps else None
+    if not (bouncing or lost or overshoot or reversing or too_long or kicked or (unstable and not progress) or killed):
         if (rises >= 1 or vr > crit or (a.size and agreement < 0.5 * th.oscillation_agreement)) and edge is None:
             ctx.wants_probe = True
         return []
@@ -260,6 +271,12 @@ def oscillation(ctx: Context) -> list[Finding]:
         )
     if unstable:
         why.append(f"the sharpest direction is beyond the optimiser's stability limit ({edge:.2f}x)")
+    if killed:
+        layer, was, now, what = killed
+        why.append(
+            f"the steps drove {now:.0%} of the units after {layer} {what} during training (from {was:.0%}) at an "
+            "unchanged lr"
+        )
     return [
         ctx.finding(
             "oscillation",
@@ -277,6 +294,7 @@ def oscillation(ctx: Context) -> list[Finding]:
             half_step_ratio=half[0] if half is not None else None,
             half_step_probes=half[1] if half is not None else None,
             edge_ratio=edge,
+            units_killed=killed[0] if killed else None,
             tail_level=tail_level,
             best_loss=c.best,
             lr=ctx.lr_at(int(s[-1])),

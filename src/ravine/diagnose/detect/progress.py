@@ -284,6 +284,12 @@ def saddle(ctx: Context) -> list[Finding]:
         ]
     if not _negative_curvature(ctx, probe):
         return []
+    # Negative eigenvalues are everywhere in a trained net (Ghorbani et al. 2019): at a converged run's noise floor
+    # the mean step agreement is <= 0 (-lr lambda / 2); a stall held by a saddle keeps a gradient that points the
+    # same way step after step. Without that, the curvature alone does not make the stall a saddle.
+    _, _, count, undershoot = agreement(ctx, lo, ctx.last_step)
+    if count >= ctx.th.min_agreement_samples and not undershoot:
+        return []
     lam_max, lam_min, at = probe
     ctx.facts["saddle_probe"] = probe
     return [
@@ -373,6 +379,11 @@ def _escape(ctx: Context) -> tuple[int, int, float, float, float | None] | None:
             if drift > 0.1 * escape_rate * (j - i + 1) + 3 * math.sqrt(2) * se:
                 continue  # the "stall" was already descending
             a = int(lv_steps[i - 1]) + 1 if i else int(c.fsteps[0])
+            if drift > 3 * math.sqrt(2) * _own_se(c, a, int(lv_steps[j]), width) + 0.01 * abs(level):
+                # stopped by lr_collapse's measure (within 3 SE of the stall's own noise, or 1%): a conv net's
+                # first phase falls slowly and speeds up (2.31 -> 2.16 in 60 steps, then 0.24: healthy CNNs of
+                # issue 12), a saddle's loss does not move until the unstable direction takes over
+                continue
             b, e = int(lv_steps[j]), int(lv_steps[j + 1 + m])
             if lr.size and not 0.5 <= _median_in(lr_s, lr, b + 1, e) / _median_in(lr_s, lr, a, b) <= 2:
                 continue  # the lr changed: warm-up or decay, not an escape, explains the fall
@@ -389,6 +400,14 @@ def _escape(ctx: Context) -> tuple[int, int, float, float, float | None] | None:
         return None
     a, b, _, level, low, ratio = best
     return a, b, level, low, ratio
+
+
+def _own_se(c, lo: int, hi: int, width: int) -> float:
+    """Standard error of a window level from the noise of the losses in ``[lo, hi]`` alone (later bounces would
+    inflate the whole run's)."""
+    _, v = c.segment(lo, hi)
+    sigma = stats.noise_sigma(v) if v.size >= 3 else math.nan
+    return stats.MEDIAN_SE * sigma / math.sqrt(max(width, 1)) if math.isfinite(sigma) else c.level_se(width)
 
 
 def _median_in(s: np.ndarray, v: np.ndarray, lo: int, hi: int) -> float:
